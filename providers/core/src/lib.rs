@@ -1,0 +1,28 @@
+//! The contract between hoist's engine and its cloud providers.
+//!
+//! Everything here is pure data and logic: no IO, no cloud SDKs. A provider sees one
+//! resource at a time (a [`ResourceConfig`] it should make real, or a [`ResourceState`]
+//! it made before) and never a blueprint, plan or state file. That keeps providers small
+//! and lets the engine be tested against the simulated cloud alone.
+
+mod address;
+mod change;
+mod diff;
+mod error;
+mod provider;
+mod resource;
+
+pub use address::{Address, AddressError};
+pub use change::{Action, Change, FieldDiff, ReplaceOrder};
+pub use diff::{diff_attrs, AttrDiff, KindRules};
+pub use error::ProviderError;
+pub use provider::{CloudInfo, CreateContext, Provider};
+pub use resource::{Attrs, CloudResource, Lifecycle, Observed, Ownership, ResourceConfig, ResourceState};
+
+/// Tag keys every provider puts on what it creates. `sweep` and the destroy check rely on them.
+pub mod tags {
+    pub const ENV: &str = "hoist-env";
+    pub const LINEAGE: &str = "hoist-lineage";
+    pub const ADDRESS: &str = "hoist-address";
+    pub const EXPIRES_AT: &str = "hoist-expires-at";
+}

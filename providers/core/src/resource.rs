@@ -1,0 +1,93 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{tags, Address};
+
+/// A resource's attributes: what the blueprint asks for, or what the cloud reports.
+pub type Attrs = BTreeMap<String, Value>;
+
+/// What the blueprint wants one resource to be, after expansion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceConfig {
+    pub address: Address,
+    pub attrs: Attrs,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Address>,
+}
+
+/// What hoist recorded about a resource it made: the cloud id to find it again, the
+/// attributes as last applied (the baseline for drift), and outputs dependents need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub address: Address,
+    pub provider: String,
+    pub cloud_id: String,
+    pub attrs: Attrs,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: Attrs,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Address>,
+}
+
+/// Where a cloud resource is in its life.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    Provisioning,
+    Ready,
+    Updating,
+    Deleting,
+    Failed { reason: String },
+}
+
+/// A resource as the cloud reports it right now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    pub cloud_id: String,
+    pub attrs: Attrs,
+    #[serde(default)]
+    pub outputs: Attrs,
+    pub lifecycle: Lifecycle,
+}
+
+impl Observed {
+    /// The state entry that records this observation for `address`.
+    pub fn into_state(self, address: Address, provider: &str, depends_on: Vec<Address>) -> ResourceState {
+        ResourceState { address, provider: provider.to_string(), cloud_id: self.cloud_id, attrs: self.attrs, outputs: self.outputs, depends_on }
+    }
+}
+
+/// One cloud resource found by its ownership tags, whether or not state knows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudResource {
+    pub cloud_id: String,
+    pub kind: String,
+    pub name: String,
+    pub region: String,
+    pub status: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Who owns a resource: written as tags on every resource a provider creates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ownership {
+    pub env: String,
+    pub lineage: String,
+    pub expires_at: Option<String>,
+}
+
+impl Ownership {
+    /// The tags for `address`, merged over the user's own `extra` tags (ours win).
+    pub fn tags(&self, address: &Address, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut t = extra.clone();
+        t.insert(tags::ENV.into(), self.env.clone());
+        t.insert(tags::LINEAGE.into(), self.lineage.clone());
+        t.insert(tags::ADDRESS.into(), address.to_string());
+        if let Some(e) = &self.expires_at {
+            t.insert(tags::EXPIRES_AT.into(), e.clone());
+        }
+        t
+    }
+}
