@@ -104,5 +104,5 @@ fn config(address: Address, attrs: Value, depends_on: Vec<Address>) -> ResourceC
         Value::Object(m) => m.into_iter().collect(),
         _ => Attrs::new(),
     };
-    ResourceConfig { address, attrs, depends_on }
+    ResourceConfig::new(address, attrs, depends_on)
 }

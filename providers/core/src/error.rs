@@ -6,8 +6,8 @@ pub enum ProviderError {
     Throttled { service: String, message: String },
     #[error("transient error from {service}: {message}")]
     Transient { service: String, message: String },
-    #[error("insufficient capacity for {accelerator} in zone {zone} of region {region}")]
-    Capacity { accelerator: String, region: String, zone: String },
+    #[error("insufficient capacity for {accelerator} in region {region} (zones: {})", zones.join(", "))]
+    Capacity { accelerator: String, region: String, zones: Vec<String> },
     #[error("quota exceeded in region {region}: {message}")]
     Quota { region: String, message: String },
     #[error("{what} is not ready yet: {message}")]

@@ -15,6 +15,22 @@ pub struct ResourceConfig {
     pub attrs: Attrs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<Address>,
+    /// Decisions made at plan time around what the cloud can do now (e.g. the zones left after
+    /// a stockout). Used by create, never compared: a stockout must not look like drift.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub placement: Attrs,
+}
+
+impl ResourceConfig {
+    pub fn new(address: Address, attrs: Attrs, depends_on: Vec<Address>) -> Self {
+        Self { address, attrs, depends_on, placement: Attrs::new() }
+    }
+
+    /// Zones to place in: the placement decision if one was made, else the configured zones.
+    pub fn zones(&self) -> Vec<String> {
+        let list = self.placement.get("zones").or_else(|| self.attrs.get("zones"));
+        list.and_then(Value::as_array).map(|a| a.iter().filter_map(|z| z.as_str().map(String::from)).collect()).unwrap_or_default()
+    }
 }
 
 /// What hoist recorded about a resource it made: the cloud id to find it again, the
