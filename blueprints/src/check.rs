@@ -22,7 +22,10 @@ pub struct Checker<'s> {
 
 impl<'s> Checker<'s> {
     pub fn new(root: &'s J) -> Self {
-        Self { root, problems: Vec::new() }
+        Self {
+            root,
+            problems: Vec::new(),
+        }
     }
 
     fn resolve(&self, schema: &'s J) -> &'s J {
@@ -49,23 +52,36 @@ impl<'s> Checker<'s> {
                 self.check(node, s, path);
             }
         }
-        if let Some(any) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(J::as_array) {
+        if let Some(any) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(J::as_array)
+        {
             self.check_alternatives(node, any, path);
             return;
         }
         if let Some(types) = schema.get("type") {
             if !type_matches(node, types) {
                 let expected = describe_types(types);
-                self.push(node.pos, format!("`{path}` must be {expected}, found {}", found(node)), type_hint(types, node));
+                self.push(
+                    node.pos,
+                    format!("`{path}` must be {expected}, found {}", found(node)),
+                    type_hint(types, node),
+                );
                 return;
             }
         }
         if let Some(options) = schema.get("enum").and_then(J::as_array) {
             self.check_enum(node, options, path);
         }
-        if let (Some(min), Value::Int(i)) = (schema.get("minimum").and_then(J::as_f64), &node.value) {
+        if let (Some(min), Value::Int(i)) = (schema.get("minimum").and_then(J::as_f64), &node.value)
+        {
             if (*i as f64) < min {
-                self.push(node.pos, format!("`{path}` must be at least {min}, found {i}"), None);
+                self.push(
+                    node.pos,
+                    format!("`{path}` must be at least {min}, found {i}"),
+                    None,
+                );
             }
         }
         match &node.value {
@@ -97,8 +113,19 @@ impl<'s> Checker<'s> {
         if let Some((_, problems, _)) = attempts.iter().find(|(fits, _, _)| *fits) {
             self.problems.extend(problems.iter().cloned());
         } else {
-            let expected: Vec<String> = attempts.iter().filter_map(|(_, _, s)| s.get("type").map(describe_types)).collect();
-            self.push(node.pos, format!("`{path}` must be {}, found {}", expected.join(" or "), found(node)), None);
+            let expected: Vec<String> = attempts
+                .iter()
+                .filter_map(|(_, _, s)| s.get("type").map(describe_types))
+                .collect();
+            self.push(
+                node.pos,
+                format!(
+                    "`{path}` must be {}, found {}",
+                    expected.join(" or "),
+                    found(node)
+                ),
+                None,
+            );
         }
     }
 
@@ -108,11 +135,18 @@ impl<'s> Checker<'s> {
             return;
         }
         let names: Vec<&str> = options.iter().filter_map(J::as_str).collect();
-        let hint = match node.as_str().and_then(|s| did_you_mean(s, names.iter().copied())) {
+        let hint = match node
+            .as_str()
+            .and_then(|s| did_you_mean(s, names.iter().copied()))
+        {
             Some(s) => format!("did you mean `{s}`? (one of: {})", names.join(", ")),
             None => format!("expected one of: {}", names.join(", ")),
         };
-        self.push(node.pos, format!("`{path}` has unknown value {json}"), Some(hint));
+        self.push(
+            node.pos,
+            format!("`{path}` has unknown value {json}"),
+            Some(hint),
+        );
     }
 
     fn check_object(&mut self, pos: Pos, entries: &[(Node, Node)], schema: &'s J, path: &str) {
@@ -120,24 +154,57 @@ impl<'s> Checker<'s> {
         let additional = schema.get("additionalProperties");
         for (key, value) in entries {
             let name = key.key_text();
-            let child = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+            let child = if path.is_empty() {
+                name.clone()
+            } else {
+                format!("{path}.{name}")
+            };
             if let Some(prop) = props.and_then(|p| p.get(&name)) {
                 self.check(value, prop, &child);
             } else if additional == Some(&J::Bool(false)) {
-                let hint = match did_you_mean(&name, props.into_iter().flat_map(|p| p.keys()).map(String::as_str)) {
+                let hint = match did_you_mean(
+                    &name,
+                    props.into_iter().flat_map(|p| p.keys()).map(String::as_str),
+                ) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("known keys here: {}", props.into_iter().flat_map(|p| p.keys()).cloned().collect::<Vec<_>>().join(", ")),
+                    None => format!(
+                        "known keys here: {}",
+                        props
+                            .into_iter()
+                            .flat_map(|p| p.keys())
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 };
-                let place = if path.is_empty() { "at the top level".to_string() } else { format!("in `{path}`") };
+                let place = if path.is_empty() {
+                    "at the top level".to_string()
+                } else {
+                    format!("in `{path}`")
+                };
                 self.push(key.pos, format!("unknown key `{name}` {place}"), Some(hint));
             } else if let Some(extra) = additional.filter(|a| a.is_object()) {
                 self.check(value, extra, &child);
             }
         }
-        for req in schema.get("required").and_then(J::as_array).into_iter().flatten().filter_map(J::as_str) {
+        for req in schema
+            .get("required")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(J::as_str)
+        {
             if !entries.iter().any(|(k, _)| k.key_text() == req) {
-                let place = if path.is_empty() { "the blueprint".to_string() } else { format!("`{path}`") };
-                self.push(pos, format!("{place} is missing the required key `{req}`"), None);
+                let place = if path.is_empty() {
+                    "the blueprint".to_string()
+                } else {
+                    format!("`{path}`")
+                };
+                self.push(
+                    pos,
+                    format!("{place} is missing the required key `{req}`"),
+                    None,
+                );
             }
         }
     }
@@ -163,7 +230,13 @@ fn describe_types(types: &J) -> String {
     };
     match types {
         J::String(t) => one(t),
-        J::Array(ts) => ts.iter().filter_map(J::as_str).filter(|t| *t != "null").map(one).collect::<Vec<_>>().join(" or "),
+        J::Array(ts) => ts
+            .iter()
+            .filter_map(J::as_str)
+            .filter(|t| *t != "null")
+            .map(one)
+            .collect::<Vec<_>>()
+            .join(" or "),
         _ => "valid".into(),
     }
 }
@@ -181,8 +254,12 @@ fn found(node: &Node) -> String {
 fn type_hint(types: &J, node: &Node) -> Option<String> {
     let wants = |t: &str| types == t || types.as_array().is_some_and(|a| a.iter().any(|x| x == t));
     match &node.value {
-        Value::Str { quoted: true, text } if wants("integer") && text.parse::<i64>().is_ok() => Some("remove the quotes around the number".into()),
-        Value::Int(_) | Value::Float(_) | Value::Bool(_) if wants("string") => Some("put the value in quotes to make it a string".into()),
+        Value::Str { quoted: true, text } if wants("integer") && text.parse::<i64>().is_ok() => {
+            Some("remove the quotes around the number".into())
+        }
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) if wants("string") => {
+            Some("put the value in quotes to make it a string".into())
+        }
         Value::Map(_) if wants("array") => Some("start each item with `- `".into()),
         _ => None,
     }

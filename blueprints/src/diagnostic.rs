@@ -24,9 +24,25 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(file: &std::path::Path, source: &str, pos: Pos, message: impl Into<String>, hint: Option<String>) -> Self {
-        let line_text = source.lines().nth(pos.line.saturating_sub(1)).unwrap_or("").to_string();
-        Self { file: file.to_path_buf(), pos, message: message.into(), hint, line_text }
+    pub fn new(
+        file: &std::path::Path,
+        source: &str,
+        pos: Pos,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Self {
+        let line_text = source
+            .lines()
+            .nth(pos.line.saturating_sub(1))
+            .unwrap_or("")
+            .to_string();
+        Self {
+            file: file.to_path_buf(),
+            pos,
+            message: message.into(),
+            hint,
+            line_text,
+        }
     }
 }
 
@@ -35,10 +51,21 @@ impl fmt::Display for Diagnostic {
         let num = self.pos.line.to_string();
         let pad = " ".repeat(num.len());
         writeln!(f, "error: {}", self.message)?;
-        writeln!(f, "{pad}--> {}:{}:{}", self.file.display(), self.pos.line, self.pos.col)?;
+        writeln!(
+            f,
+            "{pad}--> {}:{}:{}",
+            self.file.display(),
+            self.pos.line,
+            self.pos.col
+        )?;
         writeln!(f, "{pad} |")?;
         writeln!(f, "{num} | {}", self.line_text)?;
-        let caret_indent: String = self.line_text.chars().take(self.pos.col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let caret_indent: String = self
+            .line_text
+            .chars()
+            .take(self.pos.col.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
         write!(f, "{pad} | {caret_indent}^")?;
         if let Some(h) = &self.hint {
             write!(f, "\n{pad} = hint: {h}")?;
@@ -48,7 +75,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Suggest the closest of `candidates` to a misspelt `word`.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

@@ -17,13 +17,29 @@ impl Blueprint {
                 Some(r) => format!("did you mean `{r}`? regions: {}", regions.join(", ")),
                 None => format!("regions of {}: {}", self.cloud.as_str(), regions.join(", ")),
             };
-            return Err(self.error_at("provider.region", format!("unknown region {:?} for cloud {}", self.region, self.cloud.as_str()), Some(hint)));
+            return Err(self.error_at(
+                "provider.region",
+                format!(
+                    "unknown region {:?} for cloud {}",
+                    self.region,
+                    self.cloud.as_str()
+                ),
+                Some(hint),
+            ));
         };
         match &self.network.zones {
             Zones::Count(n) if *n as usize > region_zones.len() => Err(self.error_at(
                 "network.zones",
-                format!("network.zones asks for {n} zones but region {} has {}", self.region, region_zones.len()),
-                Some(format!("zones of {}: {}", self.region, region_zones.join(", "))),
+                format!(
+                    "network.zones asks for {n} zones but region {} has {}",
+                    self.region,
+                    region_zones.len()
+                ),
+                Some(format!(
+                    "zones of {}: {}",
+                    self.region,
+                    region_zones.join(", ")
+                )),
             )),
             Zones::Count(n) => Ok(region_zones[..*n as usize].to_vec()),
             Zones::List(list) => {
@@ -31,7 +47,15 @@ impl Blueprint {
                     .iter()
                     .enumerate()
                     .filter(|(_, z)| !region_zones.contains(z))
-                    .map(|(i, z)| Problem { pos: self.spans.at(&format!("network.zones[{i}]")), message: format!("zone {z:?} is not in region {}", self.region), hint: Some(format!("zones of {}: {}", self.region, region_zones.join(", "))) })
+                    .map(|(i, z)| Problem {
+                        pos: self.spans.at(&format!("network.zones[{i}]")),
+                        message: format!("zone {z:?} is not in region {}", self.region),
+                        hint: Some(format!(
+                            "zones of {}: {}",
+                            self.region,
+                            region_zones.join(", ")
+                        )),
+                    })
                     .collect();
                 if problems.is_empty() {
                     Ok(list.clone())
@@ -49,13 +73,25 @@ impl Blueprint {
         let network = Address::new("network", &self.name);
         let cluster = Address::new("cluster", &self.name);
         let mut out = Vec::with_capacity(self.node_pools.len() + zones.len() + 2);
-        out.push(config(network.clone(), json!({"cidr": self.network.cidr.to_string(), "region": self.region}), vec![]));
-        let extra_bits = if zones.len() <= 1 { 0 } else { (usize::BITS - (zones.len() - 1).leading_zeros()) as u8 };
+        out.push(config(
+            network.clone(),
+            json!({"cidr": self.network.cidr.to_string(), "region": self.region}),
+            vec![],
+        ));
+        let extra_bits = if zones.len() <= 1 {
+            0
+        } else {
+            (usize::BITS - (zones.len() - 1).leading_zeros()) as u8
+        };
         let mut subnets = Vec::new();
         for (i, zone) in zones.iter().enumerate() {
             let address = Address::new("subnet", zone);
             let cidr = self.network.cidr.subnet(extra_bits.max(2), i as u32);
-            out.push(config(address.clone(), json!({"cidr": cidr.to_string(), "zone": zone}), vec![network.clone()]));
+            out.push(config(
+                address.clone(),
+                json!({"cidr": cidr.to_string(), "zone": zone}),
+                vec![network.clone()],
+            ));
             subnets.push(address);
         }
         let access = match self.cluster.endpoint_access {
@@ -90,7 +126,11 @@ impl Blueprint {
                 "taints": pool.taints,
                 "zones": pool_zones,
             });
-            out.push(config(Address::new("node_pool", &pool.name), attrs, vec![cluster.clone()]));
+            out.push(config(
+                Address::new("node_pool", &pool.name),
+                attrs,
+                vec![cluster.clone()],
+            ));
         }
         if !problems.is_empty() {
             return Err(self.origin.diagnostics(problems));

@@ -19,7 +19,10 @@ impl Interpolator {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
-        Self { hb, context: json!({ "var": variables, "env": env }) }
+        Self {
+            hb,
+            context: json!({ "var": variables, "env": env }),
+        }
     }
 
     /// Render every string under `node` in place, collecting a problem for each failure.
@@ -36,7 +39,9 @@ impl Interpolator {
                 }
             }
             Value::Seq(items) => items.iter_mut().for_each(|n| self.apply(n, problems)),
-            Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| self.apply(v, problems)),
+            Value::Map(entries) => entries
+                .iter_mut()
+                .for_each(|(_, v)| self.apply(v, problems)),
             _ => {}
         }
     }
@@ -45,9 +50,14 @@ impl Interpolator {
         let (message, hint) = match e.reason() {
             RenderErrorReason::MissingVariable(Some(name)) => {
                 let hint = if let Some(var) = name.strip_prefix("env.") {
-                    format!("set the environment variable {var}, or use a `variables:` entry instead")
+                    format!(
+                        "set the environment variable {var}, or use a `variables:` entry instead"
+                    )
                 } else if let Some(var) = name.strip_prefix("var.") {
-                    let known: Vec<String> = self.context["var"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                    let known: Vec<String> = self.context["var"]
+                        .as_object()
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default();
                     match crate::diagnostic::did_you_mean(var, known.iter().map(String::as_str)) {
                         Some(s) => format!("did you mean `var.{s}`?"),
                         None => format!("define `{var}` under `variables:` at the top level"),
@@ -57,9 +67,16 @@ impl Interpolator {
                 };
                 (format!("undefined variable `{name}` in {text:?}"), hint)
             }
-            _ => (format!("cannot interpolate {text:?}: {}", e.reason()), "write {{ var.NAME }} or {{ env.NAME }}, with matching braces".to_string()),
+            _ => (
+                format!("cannot interpolate {text:?}: {}", e.reason()),
+                "write {{ var.NAME }} or {{ env.NAME }}, with matching braces".to_string(),
+            ),
         };
-        Problem { pos, message, hint: Some(hint) }
+        Problem {
+            pos,
+            message,
+            hint: Some(hint),
+        }
     }
 }
 

@@ -19,7 +19,10 @@ use std::sync::Arc;
 
 pub use check::Problem;
 pub use diagnostic::{did_you_mean, Diagnostic};
-pub use model::{parse_accelerator, parse_duration, Accelerator, Blueprint, Cluster, Component, Ipv4Cidr, Network, NodePool, Zones};
+pub use model::{
+    parse_accelerator, parse_duration, Accelerator, Blueprint, Cluster, Component, Ipv4Cidr,
+    Network, NodePool, Zones,
+};
 pub use schema::{json_schema, Capacity, Cloud, EndpointAccess, Latency};
 pub use yaml::Pos;
 
@@ -33,25 +36,41 @@ pub struct Origin {
 
 impl Origin {
     fn diagnostics(&self, problems: Vec<Problem>) -> BlueprintError {
-        let mut diagnostics: Vec<Diagnostic> = problems.into_iter().map(|p| Diagnostic::new(&self.file, &self.source, p.pos, p.message, p.hint)).collect();
+        let mut diagnostics: Vec<Diagnostic> = problems
+            .into_iter()
+            .map(|p| Diagnostic::new(&self.file, &self.source, p.pos, p.message, p.hint))
+            .collect();
         diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
         diagnostics.dedup();
-        BlueprintError::Invalid { file: self.file.clone(), diagnostics }
+        BlueprintError::Invalid {
+            file: self.file.clone(),
+            diagnostics,
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlueprintError {
     #[error("cannot read blueprint {}: {source}\n  = hint: pass the blueprint with -f FILE, or create one with `hoist init`", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}", render(diagnostics, file))]
-    Invalid { file: PathBuf, diagnostics: Vec<Diagnostic> },
+    Invalid {
+        file: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+    },
 }
 
 fn render(diagnostics: &[Diagnostic], file: &Path) -> String {
     let mut out: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
     let n = diagnostics.len();
-    out.push(format!("{} has {n} problem{}", file.display(), if n == 1 { "" } else { "s" }));
+    out.push(format!(
+        "{} has {n} problem{}",
+        file.display(),
+        if n == 1 { "" } else { "s" }
+    ));
     out.join("\n\n")
 }
 
@@ -66,21 +85,50 @@ impl BlueprintError {
 
 /// Read, interpolate and validate the blueprint at `path`. `env` supplies `{{ env.X }}`.
 pub fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<Blueprint, BlueprintError> {
-    let source = std::fs::read_to_string(path).map_err(|source| BlueprintError::Read { path: path.to_path_buf(), source })?;
+    let source = std::fs::read_to_string(path).map_err(|source| BlueprintError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(path, &source, env)
 }
 
 /// Validate blueprint text as if it were read from `path`.
-pub fn parse(path: &Path, source: &str, env: &BTreeMap<String, String>) -> Result<Blueprint, BlueprintError> {
-    let origin = Origin { file: path.to_path_buf(), source: Arc::from(source) };
-    let mut tree = yaml::parse(source).map_err(|e| origin.diagnostics(vec![Problem { pos: e.pos, message: e.message, hint: e.hint }]))?;
+pub fn parse(
+    path: &Path,
+    source: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Blueprint, BlueprintError> {
+    let origin = Origin {
+        file: path.to_path_buf(),
+        source: Arc::from(source),
+    };
+    let mut tree = yaml::parse(source).map_err(|e| {
+        origin.diagnostics(vec![Problem {
+            pos: e.pos,
+            message: e.message,
+            hint: e.hint,
+        }])
+    })?;
     if !matches!(tree.value, yaml::Value::Map(_)) {
-        let p = Problem { pos: tree.pos, message: format!("a blueprint is a mapping of keys, found {}", tree.type_name()), hint: Some("start with `apiVersion: hoist/v1` and `name: ...`; `hoist init` writes one".into()) };
+        let p = Problem {
+            pos: tree.pos,
+            message: format!(
+                "a blueprint is a mapping of keys, found {}",
+                tree.type_name()
+            ),
+            hint: Some(
+                "start with `apiVersion: hoist/v1` and `name: ...`; `hoist init` writes one".into(),
+            ),
+        };
         return Err(origin.diagnostics(vec![p]));
     }
     let mut problems = Vec::new();
     let variables = match &tree.value {
-        yaml::Value::Map(entries) => entries.iter().find(|(k, _)| k.key_text() == "variables").map(|(_, v)| v.to_json()).unwrap_or_default(),
+        yaml::Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.key_text() == "variables")
+            .map(|(_, v)| v.to_json())
+            .unwrap_or_default(),
         _ => serde_json::Value::Null,
     };
     interpolate::Interpolator::new(variables, env).apply(&mut tree, &mut problems);
@@ -91,7 +139,13 @@ pub fn parse(path: &Path, source: &str, env: &BTreeMap<String, String>) -> Resul
     if !problems.is_empty() {
         return Err(origin.diagnostics(problems));
     }
-    let file: schema::BlueprintFile = serde_json::from_value(tree.to_json()).map_err(|e| origin.diagnostics(vec![Problem { pos: tree.pos, message: format!("invalid blueprint: {e}"), hint: None }]))?;
+    let file: schema::BlueprintFile = serde_json::from_value(tree.to_json()).map_err(|e| {
+        origin.diagnostics(vec![Problem {
+            pos: tree.pos,
+            message: format!("invalid blueprint: {e}"),
+            hint: None,
+        }])
+    })?;
     let spans = model::Spans::from_tree(&tree);
     model::validate(file, spans, origin.clone()).map_err(|p| origin.diagnostics(p))
 }
@@ -102,7 +156,16 @@ impl Blueprint {
     }
 
     /// Located errors for problems found after validation (e.g. by a provider at expansion).
-    pub fn error_at(&self, path: &str, message: impl Into<String>, hint: Option<String>) -> BlueprintError {
-        self.origin.diagnostics(vec![Problem { pos: self.spans.at(path), message: message.into(), hint }])
+    pub fn error_at(
+        &self,
+        path: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> BlueprintError {
+        self.origin.diagnostics(vec![Problem {
+            pos: self.spans.at(path),
+            message: message.into(),
+            hint,
+        }])
     }
 }

@@ -49,7 +49,10 @@ impl Ipv4Cidr {
     pub fn subnet(&self, extra: u8, index: u32) -> Ipv4Cidr {
         let prefix = self.prefix + extra;
         let base = u32::from(self.addr) | (index << (32 - prefix));
-        Ipv4Cidr { addr: Ipv4Addr::from(base), prefix }
+        Ipv4Cidr {
+            addr: Ipv4Addr::from(base),
+            prefix,
+        }
     }
 }
 
@@ -117,7 +120,11 @@ impl Spans {
             match &node.value {
                 Value::Map(entries) => {
                     for (k, v) in entries {
-                        let child = if path.is_empty() { k.key_text() } else { format!("{path}.{}", k.key_text()) };
+                        let child = if path.is_empty() {
+                            k.key_text()
+                        } else {
+                            format!("{path}.{}", k.key_text())
+                        };
                         map.insert(format!("{child}#key"), k.pos);
                         walk(v, child, map);
                     }
@@ -157,20 +164,39 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn err(&mut self, path: &str, message: impl Into<String>, hint: impl Into<Option<String>>) {
-        self.problems.push(Problem { pos: self.spans.at(path), message: message.into(), hint: hint.into() });
+        self.problems.push(Problem {
+            pos: self.spans.at(path),
+            message: message.into(),
+            hint: hint.into(),
+        });
     }
 }
 
 /// Turn a well-formed file into a validated blueprint, or every problem found.
-pub fn validate(file: BlueprintFile, spans: Spans, origin: crate::Origin) -> Result<Blueprint, Vec<Problem>> {
-    let mut v = Validator { spans: &spans, problems: Vec::new() };
+pub fn validate(
+    file: BlueprintFile,
+    spans: Spans,
+    origin: crate::Origin,
+) -> Result<Blueprint, Vec<Problem>> {
+    let mut v = Validator {
+        spans: &spans,
+        problems: Vec::new(),
+    };
     if file.api_version != "hoist/v1" {
-        v.err("apiVersion", format!("unsupported apiVersion {:?}", file.api_version), "this hoist reads `apiVersion: hoist/v1`".to_string());
+        v.err(
+            "apiVersion",
+            format!("unsupported apiVersion {:?}", file.api_version),
+            "this hoist reads `apiVersion: hoist/v1`".to_string(),
+        );
     }
     check_dns_name(&mut v, "name", &file.name, "environment name");
     let p = &file.provider;
     if p.region.trim().is_empty() {
-        v.err("provider.region", "`provider.region` is empty", "name the region to deploy to, e.g. sim-east1 or us-east-1".to_string());
+        v.err(
+            "provider.region",
+            "`provider.region` is empty",
+            "name the region to deploy to, e.g. sim-east1 or us-east-1".to_string(),
+        );
     }
     for (key, set, cloud) in [
         ("latency", p.latency.is_some(), Cloud::Sim),
@@ -180,19 +206,35 @@ pub fn validate(file: BlueprintFile, spans: Spans, origin: crate::Origin) -> Res
         ("resource_group", p.resource_group.is_some(), Cloud::Azure),
     ] {
         if set && p.cloud != cloud {
-            v.err(&format!("provider.{key}#key"), format!("`provider.{key}` applies only to cloud `{}`, not `{}`", cloud.as_str(), p.cloud.as_str()), "remove it, or change `provider.cloud`".to_string());
+            v.err(
+                &format!("provider.{key}#key"),
+                format!(
+                    "`provider.{key}` applies only to cloud `{}`, not `{}`",
+                    cloud.as_str(),
+                    p.cloud.as_str()
+                ),
+                "remove it, or change `provider.cloud`".to_string(),
+            );
         }
     }
     let ttl = file.ttl.as_deref().and_then(|t| match parse_duration(t) {
         Ok(d) => Some(d),
         Err(msg) => {
-            v.err("ttl", format!("invalid ttl {t:?}: {msg}"), "write a duration such as 30m, 8h, 2d or 1h30m".to_string());
+            v.err(
+                "ttl",
+                format!("invalid ttl {t:?}: {msg}"),
+                "write a duration such as 30m, 8h, 2d or 1h30m".to_string(),
+            );
             None
         }
     });
     for key in file.tags.keys() {
         if key.starts_with("hoist-") {
-            v.err(&format!("tags.{key}#key"), format!("tag `{key}` uses the reserved prefix `hoist-`"), "hoist sets hoist-* tags itself; pick another key".to_string());
+            v.err(
+                &format!("tags.{key}#key"),
+                format!("tag `{key}` uses the reserved prefix `hoist-`"),
+                "hoist sets hoist-* tags itself; pick another key".to_string(),
+            );
         }
     }
     let network = validate_network(&mut v, file.network.as_ref());
@@ -201,7 +243,14 @@ pub fn validate(file: BlueprintFile, spans: Spans, origin: crate::Origin) -> Res
     let stack = validate_stack(&mut v, file.stack.as_ref());
     if let Some(b) = &file.budget {
         if !(b.max_hourly_usd > 0.0) {
-            v.err("budget.max_hourly_usd", format!("budget.max_hourly_usd must be positive, found {}", b.max_hourly_usd), None);
+            v.err(
+                "budget.max_hourly_usd",
+                format!(
+                    "budget.max_hourly_usd must be positive, found {}",
+                    b.max_hourly_usd
+                ),
+                None,
+            );
         }
     }
     let problems = v.problems;
@@ -230,11 +279,22 @@ fn check_dns_name(v: &mut Validator, path: &str, name: &str, what: &str) -> bool
         && name.len() <= 40
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !ok {
-        let suggestion: String = name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let suggestion: String = name
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
         let suggestion = suggestion.trim_matches('-');
-        let hint = if suggestion.is_empty() { "use lowercase letters, digits and `-`, starting with a letter, at most 40 characters".to_string() } else { format!("use lowercase letters, digits and `-`, starting with a letter, at most 40 characters, e.g. {suggestion:?}") };
+        let hint = if suggestion.is_empty() {
+            "use lowercase letters, digits and `-`, starting with a letter, at most 40 characters"
+                .to_string()
+        } else {
+            format!("use lowercase letters, digits and `-`, starting with a letter, at most 40 characters, e.g. {suggestion:?}")
+        };
         v.err(path, format!("{what} {name:?} is not DNS-safe"), hint);
     }
     ok
@@ -252,7 +312,9 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
             digits.push(c);
             continue;
         }
-        let n: i64 = digits.parse().map_err(|_| format!("expected a number before `{c}`"))?;
+        let n: i64 = digits
+            .parse()
+            .map_err(|_| format!("expected a number before `{c}`"))?;
         digits.clear();
         let unit = match c {
             's' => 1,
@@ -262,7 +324,9 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
             'w' => 7 * 86400,
             _ => return Err(format!("unknown unit `{c}`")),
         };
-        total = total.checked_add(n.checked_mul(unit).ok_or("too long")?).ok_or("too long")?;
+        total = total
+            .checked_add(n.checked_mul(unit).ok_or("too long")?)
+            .ok_or("too long")?;
     }
     if !digits.is_empty() {
         return Err(format!("`{digits}` has no unit"));
@@ -278,25 +342,41 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
 
 fn parse_cidr(text: &str) -> Result<Ipv4Cidr, String> {
     let (addr, prefix) = text.split_once('/').ok_or("missing `/PREFIX`")?;
-    let addr: Ipv4Addr = addr.parse().map_err(|_| format!("`{addr}` is not an IPv4 address"))?;
-    let prefix: u8 = prefix.parse().map_err(|_| format!("`{prefix}` is not a prefix length"))?;
+    let addr: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("`{prefix}` is not a prefix length"))?;
     if !(16..=24).contains(&prefix) {
-        return Err(format!("a /{prefix} network is outside the supported sizes /16 to /24"));
+        return Err(format!(
+            "a /{prefix} network is outside the supported sizes /16 to /24"
+        ));
     }
     let mask = u32::MAX << (32 - prefix);
     let base = u32::from(addr) & mask;
     if base != u32::from(addr) {
-        return Err(format!("host bits are set; the network address is {}/{prefix}", Ipv4Addr::from(base)));
+        return Err(format!(
+            "host bits are set; the network address is {}/{prefix}",
+            Ipv4Addr::from(base)
+        ));
     }
     Ok(Ipv4Cidr { addr, prefix })
 }
 
 fn validate_network(v: &mut Validator, n: Option<&NetworkFile>) -> Network {
-    let default_cidr = Ipv4Cidr { addr: Ipv4Addr::new(10, 0, 0, 0), prefix: 16 };
+    let default_cidr = Ipv4Cidr {
+        addr: Ipv4Addr::new(10, 0, 0, 0),
+        prefix: 16,
+    };
     let cidr = match n.and_then(|n| n.cidr.as_deref()) {
         None => default_cidr,
         Some(text) => parse_cidr(text).unwrap_or_else(|msg| {
-            v.err("network.cidr", format!("invalid network.cidr {text:?}: {msg}"), "write an IPv4 range such as 10.0.0.0/16".to_string());
+            v.err(
+                "network.cidr",
+                format!("invalid network.cidr {text:?}: {msg}"),
+                "write an IPv4 range such as 10.0.0.0/16".to_string(),
+            );
             default_cidr
         }),
     };
@@ -304,18 +384,30 @@ fn validate_network(v: &mut Validator, n: Option<&NetworkFile>) -> Network {
         None => Zones::Count(2),
         Some(ZonesFile::Count(c)) => {
             if !(1..=8).contains(&c) {
-                v.err("network.zones", format!("network.zones must be between 1 and 8, found {c}"), None);
+                v.err(
+                    "network.zones",
+                    format!("network.zones must be between 1 and 8, found {c}"),
+                    None,
+                );
             }
             Zones::Count(c.clamp(1, 8))
         }
         Some(ZonesFile::List(list)) => {
             if list.is_empty() {
-                v.err("network.zones", "network.zones is an empty list", "list at least one zone, or give a count".to_string());
+                v.err(
+                    "network.zones",
+                    "network.zones is an empty list",
+                    "list at least one zone, or give a count".to_string(),
+                );
             }
             let mut seen = HashSet::new();
             for (i, z) in list.iter().enumerate() {
                 if !seen.insert(z) {
-                    v.err(&format!("network.zones[{i}]"), format!("zone {z:?} is listed twice"), None);
+                    v.err(
+                        &format!("network.zones[{i}]"),
+                        format!("zone {z:?} is listed twice"),
+                        None,
+                    );
                 }
             }
             Zones::List(list)
@@ -323,19 +415,36 @@ fn validate_network(v: &mut Validator, n: Option<&NetworkFile>) -> Network {
     };
     if let Some(nat) = n.and_then(|n| n.nat.as_deref()) {
         if !["single", "per-zone", "none"].contains(&nat) {
-            v.err("network.nat", format!("unknown network.nat {nat:?}"), "one of: single, per-zone, none".to_string());
+            v.err(
+                "network.nat",
+                format!("unknown network.nat {nat:?}"),
+                "one of: single, per-zone, none".to_string(),
+            );
         }
     }
     Network { cidr, zones }
 }
 
 fn validate_cluster(v: &mut Validator, c: Option<&ClusterFile>) -> Cluster {
-    let version = c.and_then(|c| c.kubernetes_version.clone()).unwrap_or_else(|| "1.32".to_string());
-    let ok = version.split_once('.').is_some_and(|(maj, min)| maj == "1" && min.parse::<u32>().is_ok_and(|m| (27..=40).contains(&m)));
+    let version = c
+        .and_then(|c| c.kubernetes_version.clone())
+        .unwrap_or_else(|| "1.32".to_string());
+    let ok = version.split_once('.').is_some_and(|(maj, min)| {
+        maj == "1" && min.parse::<u32>().is_ok_and(|m| (27..=40).contains(&m))
+    });
     if !ok {
-        v.err("cluster.kubernetes_version", format!("unsupported kubernetes_version {version:?}"), "write a minor version in quotes, e.g. \"1.32\"".to_string());
+        v.err(
+            "cluster.kubernetes_version",
+            format!("unsupported kubernetes_version {version:?}"),
+            "write a minor version in quotes, e.g. \"1.32\"".to_string(),
+        );
     }
-    Cluster { kubernetes_version: version, endpoint_access: c.and_then(|c| c.endpoint_access).unwrap_or(EndpointAccess::Public) }
+    Cluster {
+        kubernetes_version: version,
+        endpoint_access: c
+            .and_then(|c| c.endpoint_access)
+            .unwrap_or(EndpointAccess::Public),
+    }
 }
 
 /// Parse `A100:8`, `a100-80gb:4`, or a TPU slice `tpu-v5e-8`.
@@ -343,18 +452,36 @@ pub fn parse_accelerator(text: &str) -> Result<Accelerator, String> {
     let t = text.trim();
     if t.to_ascii_lowercase().starts_with("tpu-") {
         let name = t.to_ascii_lowercase();
-        let ok = name.len() > 4 && name[4..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && name.rsplit('-').next().is_some_and(|n| n.parse::<u32>().is_ok());
-        return if ok { Ok(Accelerator { name, count: 1 }) } else { Err("a TPU slice is written like tpu-v5e-8 (type and chip count)".into()) };
+        let ok = name.len() > 4
+            && name[4..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && name
+                .rsplit('-')
+                .next()
+                .is_some_and(|n| n.parse::<u32>().is_ok());
+        return if ok {
+            Ok(Accelerator { name, count: 1 })
+        } else {
+            Err("a TPU slice is written like tpu-v5e-8 (type and chip count)".into())
+        };
     }
-    let (name, count) = t.split_once(':').ok_or("expected NAME:COUNT, e.g. A100:8")?;
+    let (name, count) = t
+        .split_once(':')
+        .ok_or("expected NAME:COUNT, e.g. A100:8")?;
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(format!("`{name}` is not an accelerator name"));
     }
-    let count: u32 = count.parse().map_err(|_| format!("`{count}` is not a whole number of accelerators"))?;
+    let count: u32 = count
+        .parse()
+        .map_err(|_| format!("`{count}` is not a whole number of accelerators"))?;
     if !(1..=16).contains(&count) {
         return Err(format!("{count} accelerators per node is outside 1..=16"));
     }
-    Ok(Accelerator { name: name.to_ascii_uppercase(), count })
+    Ok(Accelerator {
+        name: name.to_ascii_uppercase(),
+        count,
+    })
 }
 
 fn validate_pools(v: &mut Validator, pools: &[NodePoolFile]) -> Vec<NodePool> {
@@ -364,51 +491,128 @@ fn validate_pools(v: &mut Validator, pools: &[NodePoolFile]) -> Vec<NodePool> {
         let at = |f: &str| format!("node_pools[{i}].{f}");
         if check_dns_name(v, &at("name"), &p.name, "node pool name") {
             if let Some(first) = names.insert(&p.name, i) {
-                v.err(&at("name"), format!("duplicate node pool name {:?}", p.name), format!("node_pools[{first}] already uses it; pool names must be unique"));
+                v.err(
+                    &at("name"),
+                    format!("duplicate node pool name {:?}", p.name),
+                    format!("node_pools[{first}] already uses it; pool names must be unique"),
+                );
             }
         }
         let accelerators: Vec<Accelerator> = match &p.accelerator {
             None => Vec::new(),
-            Some(AcceleratorFile::One(a)) => parse_one_accelerator(v, &at("accelerator"), a).into_iter().collect(),
+            Some(AcceleratorFile::One(a)) => parse_one_accelerator(v, &at("accelerator"), a)
+                .into_iter()
+                .collect(),
             Some(AcceleratorFile::Alternatives(list)) => {
                 if list.is_empty() {
-                    v.err(&at("accelerator"), "accelerator alternatives list is empty", "list at least one, e.g. [H100:8, A100-80GB:8]".to_string());
+                    v.err(
+                        &at("accelerator"),
+                        "accelerator alternatives list is empty",
+                        "list at least one, e.g. [H100:8, A100-80GB:8]".to_string(),
+                    );
                 }
-                list.iter().enumerate().filter_map(|(j, a)| parse_one_accelerator(v, &format!("{}[{j}]", at("accelerator")), a)).collect()
+                list.iter()
+                    .enumerate()
+                    .filter_map(|(j, a)| {
+                        parse_one_accelerator(v, &format!("{}[{j}]", at("accelerator")), a)
+                    })
+                    .collect()
             }
         };
         match (&p.instance_type, &p.accelerator) {
-            (None, None) => v.err(&at("name"), format!("node pool {:?} has neither `accelerator` nor `instance_type`", p.name), "add e.g. `accelerator: A100:8` or `instance_type: m5.xlarge`".to_string()),
-            (Some(_), Some(_)) => v.err(&at("instance_type#key"), format!("node pool {:?} sets both `accelerator` and `instance_type`", p.name), "keep one: the accelerator is resolved to an instance type".to_string()),
-            (Some(t), None) if t.trim().is_empty() => v.err(&at("instance_type"), "instance_type is empty", None),
+            (None, None) => v.err(
+                &at("name"),
+                format!(
+                    "node pool {:?} has neither `accelerator` nor `instance_type`",
+                    p.name
+                ),
+                "add e.g. `accelerator: A100:8` or `instance_type: m5.xlarge`".to_string(),
+            ),
+            (Some(_), Some(_)) => v.err(
+                &at("instance_type#key"),
+                format!(
+                    "node pool {:?} sets both `accelerator` and `instance_type`",
+                    p.name
+                ),
+                "keep one: the accelerator is resolved to an instance type".to_string(),
+            ),
+            (Some(t), None) if t.trim().is_empty() => {
+                v.err(&at("instance_type"), "instance_type is empty", None)
+            }
             _ => {}
         }
         let min = p.min.or(p.desired).unwrap_or(1);
         let desired = p.desired.unwrap_or(min);
         let max = p.max.unwrap_or(desired.max(min));
         if min > max {
-            v.err(&at(if p.min.is_some() { "min" } else { "max" }), format!("node pool {:?}: min ({min}) is greater than max ({max})", p.name), "set min <= desired <= max".to_string());
+            v.err(
+                &at(if p.min.is_some() { "min" } else { "max" }),
+                format!(
+                    "node pool {:?}: min ({min}) is greater than max ({max})",
+                    p.name
+                ),
+                "set min <= desired <= max".to_string(),
+            );
         } else if desired < min || desired > max {
-            v.err(&at("desired"), format!("node pool {:?}: desired ({desired}) is outside min..max ({min}..{max})", p.name), "set min <= desired <= max".to_string());
+            v.err(
+                &at("desired"),
+                format!(
+                    "node pool {:?}: desired ({desired}) is outside min..max ({min}..{max})",
+                    p.name
+                ),
+                "set min <= desired <= max".to_string(),
+            );
         }
         if max == 0 {
-            v.err(&at("max"), format!("node pool {:?} has max 0", p.name), "a pool needs room for at least one node".to_string());
+            v.err(
+                &at("max"),
+                format!("node pool {:?} has max 0", p.name),
+                "a pool needs room for at least one node".to_string(),
+            );
         }
         if max > 1000 {
-            v.err(&at("max"), format!("node pool {:?}: max {max} is above the limit of 1000 nodes", p.name), None);
+            v.err(
+                &at("max"),
+                format!(
+                    "node pool {:?}: max {max} is above the limit of 1000 nodes",
+                    p.name
+                ),
+                None,
+            );
         }
         for (key, value) in &p.labels {
             if !is_label_key(key) {
-                v.err(&format!("{}#key", at(&format!("labels.{key}"))), format!("label key {key:?} is not a valid Kubernetes label key"), "use [prefix/]name with letters, digits, `-`, `_`, `.`".to_string());
+                v.err(
+                    &format!("{}#key", at(&format!("labels.{key}"))),
+                    format!("label key {key:?} is not a valid Kubernetes label key"),
+                    "use [prefix/]name with letters, digits, `-`, `_`, `.`".to_string(),
+                );
             }
-            if value.len() > 63 || !value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                v.err(&at(&format!("labels.{key}")), format!("label value {value:?} is not a valid Kubernetes label value"), "at most 63 letters, digits, `-`, `_`, `.`".to_string());
+            if value.len() > 63
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                v.err(
+                    &at(&format!("labels.{key}")),
+                    format!("label value {value:?} is not a valid Kubernetes label value"),
+                    "at most 63 letters, digits, `-`, `_`, `.`".to_string(),
+                );
             }
         }
-        let taints = p.taints.iter().enumerate().filter_map(|(j, t)| validate_taint(v, &format!("{}[{j}]", at("taints")), t)).collect();
+        let taints = p
+            .taints
+            .iter()
+            .enumerate()
+            .filter_map(|(j, t)| validate_taint(v, &format!("{}[{j}]", at("taints")), t))
+            .collect();
         if let Some(zones) = &p.zones {
             if zones.is_empty() {
-                v.err(&at("zones"), format!("node pool {:?} has an empty zones list", p.name), "remove `zones` to use the network's zones".to_string());
+                v.err(
+                    &at("zones"),
+                    format!("node pool {:?} has an empty zones list", p.name),
+                    "remove `zones` to use the network's zones".to_string(),
+                );
             }
         }
         out.push(NodePool {
@@ -429,12 +633,26 @@ fn validate_pools(v: &mut Validator, pools: &[NodePoolFile]) -> Vec<NodePool> {
 }
 
 fn parse_one_accelerator(v: &mut Validator, path: &str, text: &str) -> Option<Accelerator> {
-    parse_accelerator(text).map_err(|msg| v.err(path, format!("invalid accelerator {text:?}: {msg}"), "write NAME:COUNT such as A100:8 or L4:1, or a TPU slice such as tpu-v5e-8".to_string())).ok()
+    parse_accelerator(text)
+        .map_err(|msg| {
+            v.err(
+                path,
+                format!("invalid accelerator {text:?}: {msg}"),
+                "write NAME:COUNT such as A100:8 or L4:1, or a TPU slice such as tpu-v5e-8"
+                    .to_string(),
+            )
+        })
+        .ok()
 }
 
 fn is_label_key(key: &str) -> bool {
     let name = key.rsplit_once('/').map_or(key, |(_, n)| n);
-    !name.is_empty() && name.len() <= 63 && name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 const EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
@@ -444,7 +662,11 @@ fn validate_taint(v: &mut Validator, path: &str, t: &TaintFile) -> Option<String
         TaintFile::Object(o) => (o.key.clone(), o.value.clone(), o.effect.clone()),
         TaintFile::Text(s) => {
             let Some((kv, effect)) = s.rsplit_once(':') else {
-                v.err(path, format!("invalid taint {s:?}"), "write key=value:Effect, e.g. nvidia.com/gpu=present:NoSchedule".to_string());
+                v.err(
+                    path,
+                    format!("invalid taint {s:?}"),
+                    "write key=value:Effect, e.g. nvidia.com/gpu=present:NoSchedule".to_string(),
+                );
                 return None;
             };
             let (k, val) = match kv.split_once('=') {
@@ -456,7 +678,11 @@ fn validate_taint(v: &mut Validator, path: &str, t: &TaintFile) -> Option<String
     };
     let mut ok = true;
     if !is_label_key(&key) {
-        v.err(path, format!("taint key {key:?} is not valid"), "use [prefix/]name with letters, digits, `-`, `_`, `.`".to_string());
+        v.err(
+            path,
+            format!("taint key {key:?} is not valid"),
+            "use [prefix/]name with letters, digits, `-`, `_`, `.`".to_string(),
+        );
         ok = false;
     }
     if !EFFECTS.contains(&effect.as_str()) {
@@ -487,11 +713,19 @@ fn validate_stack(v: &mut Validator, s: Option<&StackFile>) -> Vec<Component> {
         let Some(c) = comp else { continue };
         if let Some(var) = &c.variant {
             if !variants.contains(&var.as_str()) {
-                v.err(&format!("stack.{name}.variant"), format!("unknown variant {var:?} for stack component `{name}`"), format!("one of: {}", variants.join(", ")));
+                v.err(
+                    &format!("stack.{name}.variant"),
+                    format!("unknown variant {var:?} for stack component `{name}`"),
+                    format!("one of: {}", variants.join(", ")),
+                );
             }
         }
         if c.enabled {
-            out.push(Component { name, variant: c.variant.clone(), version: c.version.clone() });
+            out.push(Component {
+                name,
+                variant: c.variant.clone(),
+                version: c.version.clone(),
+            });
         }
     }
     out

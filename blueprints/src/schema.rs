@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "hoist blueprint", description = "What a GPU Kubernetes environment should be: cloud, network, cluster, node pools and MLOps stack.")]
+#[schemars(
+    title = "hoist blueprint",
+    description = "What a GPU Kubernetes environment should be: cloud, network, cluster, node pools and MLOps stack."
+)]
 pub struct BlueprintFile {
     /// Format version; `hoist/v1`.
     #[serde(rename = "apiVersion")]

@@ -13,7 +13,10 @@ pub struct Pos {
 
 impl From<Marker> for Pos {
     fn from(m: Marker) -> Self {
-        Pos { line: m.line().max(1), col: m.col() + 1 }
+        Pos {
+            line: m.line().max(1),
+            col: m.col() + 1,
+        }
     }
 }
 
@@ -24,7 +27,10 @@ pub enum Value {
     Int(i64),
     Float(f64),
     /// A string; `quoted` says it was written in quotes (so `"3"` stays a string).
-    Str { text: String, quoted: bool },
+    Str {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -63,10 +69,17 @@ impl Node {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or(J::Null),
             Value::Str { text, .. } => J::String(text.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(entries.iter().map(|(k, v)| (k.key_text(), v.to_json())).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.key_text(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 
@@ -101,7 +114,10 @@ pub fn resolve_plain(text: &str) -> Value {
     if let Ok(i) = text.parse::<i64>() {
         return Value::Int(i);
     }
-    let looks_numeric = text.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
+    let looks_numeric = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
     if looks_numeric && !text.contains(':') {
         if let Ok(f) = text.parse::<f64>() {
             if f.is_finite() {
@@ -109,7 +125,10 @@ pub fn resolve_plain(text: &str) -> Value {
             }
         }
     }
-    Value::Str { text: text.to_string(), quoted: false }
+    Value::Str {
+        text: text.to_string(),
+        quoted: false,
+    }
 }
 
 enum Frame {
@@ -138,7 +157,10 @@ impl Builder {
                             self.error = Some(SyntaxError {
                                 pos: node.pos,
                                 message: format!("duplicate key `{key}`"),
-                                hint: Some(format!("`{key}` was first set on line {}; keep one of them", prev.pos.line)),
+                                hint: Some(format!(
+                                    "`{key}` was first set on line {}; keep one of them",
+                                    prev.pos.line
+                                )),
                             });
                         }
                     }
@@ -166,8 +188,14 @@ impl MarkedEventReceiver for Builder {
             Event::MappingStart(..) => self.stack.push(Frame::Map(pos, Vec::new(), None)),
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
-                    Some(Frame::Seq(pos, items)) => Node { value: Value::Seq(items), pos },
-                    Some(Frame::Map(pos, entries, _)) => Node { value: Value::Map(entries), pos },
+                    Some(Frame::Seq(pos, items)) => Node {
+                        value: Value::Seq(items),
+                        pos,
+                    },
+                    Some(Frame::Map(pos, entries, _)) => Node {
+                        value: Value::Map(entries),
+                        pos,
+                    },
                     None => return,
                 };
                 self.push_node(node);
@@ -191,15 +219,24 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
         pos: Pos::from(*e.marker()),
         message: format!("invalid YAML: {}", e.info()),
-        hint: Some("check indentation, colons after keys, and quotes around values with `:` or `#`".into()),
+        hint: Some(
+            "check indentation, colons after keys, and quotes around values with `:` or `#`".into(),
+        ),
     })?;
     if let Some(err) = builder.error {
         return Err(err);
     }
     if builder.documents > 1 {
-        return Err(SyntaxError { pos: Pos { line: 1, col: 1 }, message: "the file holds more than one YAML document".into(), hint: Some("a blueprint is one document; remove the extra `---`".into()) });
+        return Err(SyntaxError {
+            pos: Pos { line: 1, col: 1 },
+            message: "the file holds more than one YAML document".into(),
+            hint: Some("a blueprint is one document; remove the extra `---`".into()),
+        });
     }
-    Ok(builder.root.unwrap_or(Node { value: Value::Null, pos: Pos { line: 1, col: 1 } }))
+    Ok(builder.root.unwrap_or(Node {
+        value: Value::Null,
+        pos: Pos { line: 1, col: 1 },
+    }))
 }
 
 #[cfg(test)]
@@ -209,17 +246,30 @@ mod tests {
     #[test]
     fn records_positions_and_types() {
         let n = parse("a: 1\nb:\n  - x\n  - \"2\"\n").unwrap();
-        let Value::Map(entries) = &n.value else { panic!() };
+        let Value::Map(entries) = &n.value else {
+            panic!()
+        };
         assert_eq!(entries[0].1.value, Value::Int(1));
         assert_eq!(entries[1].0.pos, Pos { line: 2, col: 1 });
-        let Value::Seq(items) = &entries[1].1.value else { panic!() };
-        assert_eq!(items[1].value, Value::Str { text: "2".into(), quoted: true });
+        let Value::Seq(items) = &entries[1].1.value else {
+            panic!()
+        };
+        assert_eq!(
+            items[1].value,
+            Value::Str {
+                text: "2".into(),
+                quoted: true
+            }
+        );
         assert_eq!(items[1].pos.line, 4);
     }
 
     #[test]
     fn rejects_duplicate_keys_and_bad_syntax() {
-        assert!(parse("a: 1\na: 2\n").unwrap_err().message.contains("duplicate key"));
+        assert!(parse("a: 1\na: 2\n")
+            .unwrap_err()
+            .message
+            .contains("duplicate key"));
         assert!(parse("a: [1, 2\n").is_err());
     }
 }

@@ -5,23 +5,55 @@ use crate::LockInfo;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("{} failed: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state file {}:{line}:{column} is corrupt: {message}\n  = hint: the file was left untouched; restore {} or fix the file by hand", path.display(), backup.display())]
-    Corrupt { path: PathBuf, line: usize, column: usize, message: String, backup: PathBuf },
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        backup: PathBuf,
+    },
     #[error("state file {} has format version {found}, newer than this hoist understands ({supported})\n  = hint: upgrade hoist; the file was left untouched", path.display())]
-    NewerVersion { path: PathBuf, found: u64, supported: u32 },
+    NewerVersion {
+        path: PathBuf,
+        found: u64,
+        supported: u32,
+    },
     #[error("state file {} belongs to environment {found:?}, not {expected:?}\n  = hint: each environment has its own state file; check `name:` in the blueprint", path.display())]
-    WrongEnvironment { path: PathBuf, found: String, expected: String },
+    WrongEnvironment {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
     #[error("environment is locked by another run: {info}\n  lock file: {}\n  = hint: {hint}", path.display())]
-    Locked { path: PathBuf, info: LockInfo, hint: String },
+    Locked {
+        path: PathBuf,
+        info: LockInfo,
+        hint: String,
+    },
     #[error("no lock is held on {}", path.display())]
     NotLocked { path: PathBuf },
     #[error("lock id {given:?} does not match the held lock {held:?}\n  = hint: copy the id from the `locked` error or `{}`", path.display())]
-    WrongLockId { path: PathBuf, given: String, held: String },
+    WrongLockId {
+        path: PathBuf,
+        given: String,
+        held: String,
+    },
     #[error("journal {}:{line} is corrupt: {message}\n  = hint: the journal records an interrupted run; move it aside only after checking the cloud by hand", path.display())]
-    CorruptJournal { path: PathBuf, line: usize, message: String },
+    CorruptJournal {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io { path: path.to_path_buf(), source }
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }

@@ -15,9 +15,16 @@ use crate::{State, StateError};
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum JournalEntry {
     /// About to ask the cloud to create `address` with idempotency `token`.
-    Intent { address: Address, token: String, provider: String, depends_on: Vec<Address> },
+    Intent {
+        address: Address,
+        token: String,
+        provider: String,
+        depends_on: Vec<Address>,
+    },
     /// `address` now exists (created, updated or adopted) as recorded.
     Saved { resource: ResourceState },
+    /// `resource` is being replaced by a new one at the same address and awaits deletion.
+    Deposed { resource: ResourceState },
     /// `address` (at `cloud_id`) is gone.
     Removed { address: Address, cloud_id: String },
 }
@@ -40,7 +47,10 @@ pub struct Journal {
 
 impl Journal {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, file: Mutex::new(None) }
+        Self {
+            path,
+            file: Mutex::new(None),
+        }
     }
 
     pub fn append(&self, entry: &JournalEntry) -> Result<(), StateError> {
@@ -48,11 +58,18 @@ impl Journal {
         line.push(b'\n');
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
-            let f = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path).map_err(io(&self.path))?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&self.path)
+                .map_err(io(&self.path))?;
             *guard = Some(f);
         }
         let f = guard.as_mut().expect("opened above");
-        f.write_all(&line).and_then(|_| f.sync_data()).map_err(io(&self.path))
+        f.write_all(&line)
+            .and_then(|_| f.sync_data())
+            .map_err(io(&self.path))
     }
 
     /// The entries of an interrupted run. A torn last line (the crash hit mid-write) is dropped.
@@ -60,7 +77,12 @@ impl Journal {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StateError::Io { path: self.path.clone(), source: e }),
+            Err(e) => {
+                return Err(StateError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                })
+            }
         };
         let complete = text.ends_with('\n');
         let lines: Vec<&str> = text.lines().collect();
@@ -69,7 +91,13 @@ impl Journal {
             match serde_json::from_str(line) {
                 Ok(e) => out.push(e),
                 Err(_) if i + 1 == lines.len() && !complete => break,
-                Err(e) => return Err(StateError::CorruptJournal { path: self.path.clone(), line: i + 1, message: e.to_string() }),
+                Err(e) => {
+                    return Err(StateError::CorruptJournal {
+                        path: self.path.clone(),
+                        line: i + 1,
+                        message: e.to_string(),
+                    })
+                }
             }
         }
         Ok(out)
@@ -81,7 +109,10 @@ impl Journal {
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StateError::Io { path: self.path.clone(), source: e }),
+            Err(e) => Err(StateError::Io {
+                path: self.path.clone(),
+                source: e,
+            }),
         }
     }
 
@@ -90,18 +121,45 @@ impl Journal {
         let mut pending: Vec<Pending> = Vec::new();
         for e in entries {
             match e {
-                JournalEntry::Intent { address, token, provider, depends_on } => {
+                JournalEntry::Intent {
+                    address,
+                    token,
+                    provider,
+                    depends_on,
+                } => {
                     pending.retain(|p| &p.address != address);
-                    pending.push(Pending { address: address.clone(), token: token.clone(), provider: provider.clone(), depends_on: depends_on.clone() });
+                    pending.push(Pending {
+                        address: address.clone(),
+                        token: token.clone(),
+                        provider: provider.clone(),
+                        depends_on: depends_on.clone(),
+                    });
                 }
                 JournalEntry::Saved { resource } => {
                     pending.retain(|p| p.address != resource.address);
-                    state.resources.insert(resource.address.clone(), resource.clone());
+                    state
+                        .resources
+                        .insert(resource.address.clone(), resource.clone());
+                }
+                JournalEntry::Deposed { resource } => {
+                    if state
+                        .resources
+                        .get(&resource.address)
+                        .is_some_and(|r| r.cloud_id == resource.cloud_id)
+                    {
+                        state.resources.remove(&resource.address);
+                    }
+                    state.deposed.push(resource.clone());
                 }
                 JournalEntry::Removed { address, cloud_id } => {
-                    if state.resources.get(address).is_some_and(|r| &r.cloud_id == cloud_id) {
+                    if state
+                        .resources
+                        .get(address)
+                        .is_some_and(|r| &r.cloud_id == cloud_id)
+                    {
                         state.resources.remove(address);
                     }
+                    state.deposed.retain(|r| &r.cloud_id != cloud_id);
                 }
             }
         }
@@ -118,8 +176,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::new(dir.path().join("j"));
         let a: Address = "node_pool.gpu".parse().unwrap();
-        j.append(&JournalEntry::Intent { address: a.clone(), token: "t1".into(), provider: "sim".into(), depends_on: vec![] }).unwrap();
-        let mut f = OpenOptions::new().append(true).open(dir.path().join("j")).unwrap();
+        j.append(&JournalEntry::Intent {
+            address: a.clone(),
+            token: "t1".into(),
+            provider: "sim".into(),
+            depends_on: vec![],
+        })
+        .unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("j"))
+            .unwrap();
         f.write_all(b"{\"op\":\"sav").unwrap();
         let entries = j.read().unwrap();
         assert_eq!(entries.len(), 1);

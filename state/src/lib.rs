@@ -27,7 +27,10 @@ pub struct Store {
 
 impl Store {
     pub fn new(dir: impl Into<PathBuf>, env: impl Into<String>) -> Self {
-        Self { dir: dir.into(), env: env.into() }
+        Self {
+            dir: dir.into(),
+            env: env.into(),
+        }
     }
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -24,17 +24,32 @@ pub struct LockInfo {
 
 impl fmt::Display for LockInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` by {}@{} (pid {}) since {}, lock id {}", self.operation, self.user, self.host, self.pid, self.created_at.format("%Y-%m-%d %H:%M:%S UTC"), self.id)
+        write!(
+            f,
+            "`{}` by {}@{} (pid {}) since {}, lock id {}",
+            self.operation,
+            self.user,
+            self.host,
+            self.pid,
+            self.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.id
+        )
     }
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "unknown".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn process_alive(pid: u32) -> bool {
     // Signal 0 checks existence without sending anything.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
+    unsafe {
+        libc::kill(pid as libc::pid_t, 0) == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
 }
 
 /// The environment's lock. While it lives, this process alone reads and writes the state;
@@ -57,10 +72,17 @@ impl Lock {
             operation: operation.into(),
             created_at: Utc::now(),
         };
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(mut f) => {
                 let body = serde_json::to_vec_pretty(&info).expect("lock info serializes");
-                f.write_all(&body).and_then(|_| f.sync_all()).map_err(io(&path))?;
+                f.write_all(&body)
+                    .and_then(|_| f.sync_all())
+                    .map_err(io(&path))?;
                 sync_dir(store.dir()).map_err(io(store.dir()))?;
                 Ok(Lock { store, info })
             }
@@ -87,7 +109,11 @@ impl Lock {
         };
         let state = State::parse(&path, &self.store.backup_path(), &text)?;
         if state.environment != self.store.env() {
-            return Err(StateError::WrongEnvironment { path, found: state.environment, expected: self.store.env().into() });
+            return Err(StateError::WrongEnvironment {
+                path,
+                found: state.environment,
+                expected: self.store.env().into(),
+            });
         }
         Ok(Some(state))
     }
@@ -122,7 +148,14 @@ impl Drop for Lock {
 }
 
 fn unknown_holder() -> LockInfo {
-    LockInfo { id: "unknown".into(), user: "unknown".into(), host: "unknown".into(), pid: 0, operation: "unknown".into(), created_at: Utc::now() }
+    LockInfo {
+        id: "unknown".into(),
+        user: "unknown".into(),
+        host: "unknown".into(),
+        pid: 0,
+        operation: "unknown".into(),
+        created_at: Utc::now(),
+    }
 }
 
 fn read_info(path: &Path) -> Option<LockInfo> {
@@ -134,15 +167,28 @@ fn locked_error(path: &Path) -> StateError {
         Some(info) => {
             let stale = info.host == hostname() && !process_alive(info.pid);
             let hint = if stale {
-                format!("process {} is no longer running, so the lock is stale: run `hoist unlock {}`", info.pid, info.id)
+                format!(
+                    "process {} is no longer running, so the lock is stale: run `hoist unlock {}`",
+                    info.pid, info.id
+                )
             } else {
-                format!("wait for that run to finish; if it died, run `hoist unlock {}`", info.id)
+                format!(
+                    "wait for that run to finish; if it died, run `hoist unlock {}`",
+                    info.id
+                )
             };
-            StateError::Locked { path: path.into(), info, hint }
+            StateError::Locked {
+                path: path.into(),
+                info,
+                hint,
+            }
         }
-        None => {
-            StateError::Locked { path: path.into(), info: unknown_holder(), hint: "the lock file is unreadable; if no run is active, run `hoist unlock unknown`".into() }
-        }
+        None => StateError::Locked {
+            path: path.into(),
+            info: unknown_holder(),
+            hint: "the lock file is unreadable; if no run is active, run `hoist unlock unknown`"
+                .into(),
+        },
     }
 }
 
@@ -156,12 +202,20 @@ pub(crate) fn force_unlock(path: &Path, id: &str) -> Result<LockInfo, StateError
             std::fs::remove_file(path).map_err(io(path))?;
             Ok(info)
         }
-        Some(info) => Err(StateError::WrongLockId { path: path.into(), given: id.into(), held: info.id }),
+        Some(info) => Err(StateError::WrongLockId {
+            path: path.into(),
+            given: id.into(),
+            held: info.id,
+        }),
         None if id == "unknown" => {
             std::fs::remove_file(path).map_err(io(path))?;
             Ok(unknown_holder())
         }
-        None => Err(StateError::WrongLockId { path: path.into(), given: id.into(), held: "unknown".into() }),
+        None => Err(StateError::WrongLockId {
+            path: path.into(),
+            given: id.into(),
+            held: "unknown".into(),
+        }),
     }
 }
 
@@ -192,9 +246,13 @@ mod tests {
         s.serial = 1;
         lock.save(&s).unwrap();
         assert_eq!(lock.load().unwrap().unwrap().serial, 1);
-        let backup: State = serde_json::from_str(&std::fs::read_to_string(store.backup_path()).unwrap()).unwrap();
+        let backup: State =
+            serde_json::from_str(&std::fs::read_to_string(store.backup_path()).unwrap()).unwrap();
         assert_eq!(backup.serial, 0);
-        let mode = std::fs::metadata(store.state_path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(store.state_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -205,7 +263,10 @@ mod tests {
         let held = store.lock("apply").unwrap();
         let id = held.info().id.clone();
         std::mem::forget(held);
-        assert!(matches!(store.unlock("nope"), Err(StateError::WrongLockId { .. })));
+        assert!(matches!(
+            store.unlock("nope"),
+            Err(StateError::WrongLockId { .. })
+        ));
         store.unlock(&id).unwrap();
         store.lock("apply").unwrap();
     }

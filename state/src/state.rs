@@ -28,6 +28,9 @@ pub struct State {
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub resources: BTreeMap<Address, ResourceState>,
+    /// Old halves of create-before-destroy replacements not yet deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<ResourceState>,
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
 }
@@ -44,23 +47,41 @@ impl State {
             created_at: Utc::now(),
             expires_at: None,
             resources: BTreeMap::new(),
+            deposed: Vec::new(),
             outputs: BTreeMap::new(),
         }
     }
 
     /// Parse and check a state file's text; never guesses at a damaged file.
     pub fn parse(path: &Path, backup: &Path, text: &str) -> Result<State, StateError> {
-        let corrupt = |line, column, message: String| StateError::Corrupt { path: path.into(), line, column, message, backup: backup.into() };
-        let raw: Value = serde_json::from_str(text).map_err(|e| corrupt(e.line(), e.column(), e.to_string()))?;
+        let corrupt = |line, column, message: String| StateError::Corrupt {
+            path: path.into(),
+            line,
+            column,
+            message,
+            backup: backup.into(),
+        };
+        let raw: Value =
+            serde_json::from_str(text).map_err(|e| corrupt(e.line(), e.column(), e.to_string()))?;
         match raw.get("version").and_then(Value::as_u64) {
             None => return Err(corrupt(1, 1, "missing or non-numeric `version`".into())),
-            Some(v) if v > STATE_VERSION as u64 => return Err(StateError::NewerVersion { path: path.into(), found: v, supported: STATE_VERSION }),
+            Some(v) if v > STATE_VERSION as u64 => {
+                return Err(StateError::NewerVersion {
+                    path: path.into(),
+                    found: v,
+                    supported: STATE_VERSION,
+                })
+            }
             Some(_) => {}
         }
         let state: State = serde_json::from_value(raw).map_err(|e| corrupt(1, 1, e.to_string()))?;
         for (key, r) in &state.resources {
             if key != &r.address {
-                return Err(corrupt(1, 1, format!("resource under key `{key}` has address `{}`", r.address)));
+                return Err(corrupt(
+                    1,
+                    1,
+                    format!("resource under key `{key}` has address `{}`", r.address),
+                ));
             }
         }
         Ok(state)
@@ -71,7 +92,11 @@ impl State {
         self.outputs = self
             .resources
             .values()
-            .flat_map(|r| r.outputs.iter().map(move |(k, v)| (format!("{}.{k}", r.address), v.clone())))
+            .flat_map(|r| {
+                r.outputs
+                    .iter()
+                    .map(move |(k, v)| (format!("{}.{k}", r.address), v.clone()))
+            })
             .collect();
     }
 }
@@ -85,7 +110,10 @@ mod tests {
         let p = Path::new("s.json");
         let b = Path::new("s.json.backup");
         let newer = r#"{"version": 99}"#;
-        assert!(matches!(State::parse(p, b, newer), Err(StateError::NewerVersion { found: 99, .. })));
+        assert!(matches!(
+            State::parse(p, b, newer),
+            Err(StateError::NewerVersion { found: 99, .. })
+        ));
         let err = State::parse(p, b, "{\n  \"version\": 1,\n  oops\n}").unwrap_err();
         assert!(matches!(err, StateError::Corrupt { line: 3, .. }), "{err}");
     }

@@ -20,7 +20,10 @@ pub struct AddressError(pub String);
 
 impl Address {
     pub fn new(kind: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { kind: kind.into(), name: name.into() }
+        Self {
+            kind: kind.into(),
+            name: name.into(),
+        }
     }
     pub fn kind(&self) -> &str {
         &self.kind

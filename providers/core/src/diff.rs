@@ -52,17 +52,35 @@ pub fn diff_attrs(rules: &KindRules, want: &Attrs, have: &Attrs) -> AttrDiff {
             forces_replacement: rules.force_new.contains(&field.as_str()),
         });
     }
-    let forcing: Vec<&str> = diffs.iter().filter(|d| d.forces_replacement).map(|d| d.field.as_str()).collect();
+    let forcing: Vec<&str> = diffs
+        .iter()
+        .filter(|d| d.forces_replacement)
+        .map(|d| d.field.as_str())
+        .collect();
     let (action, reason) = if diffs.is_empty() {
         (Action::NoOp, "up to date".to_string())
     } else if !forcing.is_empty() {
-        let order = if rules.create_before_destroy { ReplaceOrder::CreateBeforeDestroy } else { ReplaceOrder::DestroyBeforeCreate };
-        (Action::Replace(order), format!("{} cannot change in place", forcing.join(", ")))
+        let order = if rules.create_before_destroy {
+            ReplaceOrder::CreateBeforeDestroy
+        } else {
+            ReplaceOrder::DestroyBeforeCreate
+        };
+        (
+            Action::Replace(order),
+            format!("{} cannot change in place", forcing.join(", ")),
+        )
     } else {
         let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
-        (Action::Update, format!("{} can change in place", fields.join(", ")))
+        (
+            Action::Update,
+            format!("{} can change in place", fields.join(", ")),
+        )
     };
-    AttrDiff { action, diffs, reason }
+    AttrDiff {
+        action,
+        diffs,
+        reason,
+    }
 }
 
 #[cfg(test)]
@@ -74,7 +92,11 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
-    const POOL: KindRules = KindRules { force_new: &["accelerator"], create_before_destroy: true, autoscaled: Some(("desired", "min", "max")) };
+    const POOL: KindRules = KindRules {
+        force_new: &["accelerator"],
+        create_before_destroy: true,
+        autoscaled: Some(("desired", "min", "max")),
+    };
 
     #[test]
     fn size_change_is_update_and_accelerator_change_is_replace() {

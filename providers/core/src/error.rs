@@ -7,7 +7,11 @@ pub enum ProviderError {
     #[error("transient error from {service}: {message}")]
     Transient { service: String, message: String },
     #[error("insufficient capacity for {accelerator} in region {region} (zones: {})", zones.join(", "))]
-    Capacity { accelerator: String, region: String, zones: Vec<String> },
+    Capacity {
+        accelerator: String,
+        region: String,
+        zones: Vec<String>,
+    },
     #[error("quota exceeded in region {region}: {message}")]
     Quota { region: String, message: String },
     #[error("{what} is not ready yet: {message}")]
@@ -23,6 +27,9 @@ pub enum ProviderError {
 impl ProviderError {
     /// Errors that a later identical request may not hit: throttling, blips, a parent still provisioning.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Transient { .. } | Self::NotReady { .. })
+        matches!(
+            self,
+            Self::Throttled { .. } | Self::Transient { .. } | Self::NotReady { .. }
+        )
     }
 }

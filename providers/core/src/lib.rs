@@ -17,7 +17,9 @@ pub use change::{Action, Change, FieldDiff, ReplaceOrder};
 pub use diff::{diff_attrs, AttrDiff, KindRules};
 pub use error::ProviderError;
 pub use provider::{CloudInfo, CreateContext, Provider};
-pub use resource::{Attrs, CloudResource, Lifecycle, Observed, Ownership, ResourceConfig, ResourceState};
+pub use resource::{
+    Attrs, CloudResource, Lifecycle, Observed, Ownership, ResourceConfig, ResourceState,
+};
 
 /// Tag keys every provider puts on what it creates. `sweep` and the destroy check rely on them.
 pub mod tags {

@@ -2,7 +2,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use crate::{Address, CloudResource, KindRules, Observed, Ownership, ProviderError, ResourceConfig, ResourceState};
+use crate::{
+    Address, CloudResource, KindRules, Observed, Ownership, ProviderError, ResourceConfig,
+    ResourceState,
+};
 
 /// What a create needs beyond the resource's own configuration.
 #[derive(Clone, Debug)]
@@ -35,7 +38,10 @@ pub trait Provider: CloudInfo + Send + Sync {
 
     /// Read many resources; one answer per input, in order. `Ok(None)` means gone.
     /// Providers batch by kind where the cloud allows.
-    async fn read_many(&self, resources: &[ResourceState]) -> Vec<Result<Option<Observed>, ProviderError>>;
+    async fn read_many(
+        &self,
+        resources: &[ResourceState],
+    ) -> Vec<Result<Option<Observed>, ProviderError>>;
 
     /// Narrow a configuration to what can be placed now (e.g. drop zones stocked out of its
     /// accelerator). Returns a note for each decision worth telling the user.
@@ -44,15 +50,28 @@ pub trait Provider: CloudInfo + Send + Sync {
         Ok(Vec::new())
     }
 
-    async fn create(&self, config: &ResourceConfig, ctx: &CreateContext) -> Result<Observed, ProviderError>;
+    async fn create(
+        &self,
+        config: &ResourceConfig,
+        ctx: &CreateContext,
+    ) -> Result<Observed, ProviderError>;
 
-    async fn update(&self, prior: &ResourceState, config: &ResourceConfig) -> Result<Observed, ProviderError>;
+    async fn update(
+        &self,
+        prior: &ResourceState,
+        config: &ResourceConfig,
+    ) -> Result<Observed, ProviderError>;
 
     /// Start deleting; deleting something already gone succeeds.
     async fn delete(&self, prior: &ResourceState) -> Result<(), ProviderError>;
 
     /// Find what an interrupted create with `token` made, if anything.
-    async fn find_by_token(&self, address: &Address, token: &str, owner: &Ownership) -> Result<Option<Observed>, ProviderError>;
+    async fn find_by_token(
+        &self,
+        address: &Address,
+        token: &str,
+        owner: &Ownership,
+    ) -> Result<Option<Observed>, ProviderError>;
 
     /// Everything in the cloud tagged with `hoist-env = env`.
     async fn list_owned(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError>;

@@ -23,13 +23,27 @@ pub struct ResourceConfig {
 
 impl ResourceConfig {
     pub fn new(address: Address, attrs: Attrs, depends_on: Vec<Address>) -> Self {
-        Self { address, attrs, depends_on, placement: Attrs::new() }
+        Self {
+            address,
+            attrs,
+            depends_on,
+            placement: Attrs::new(),
+        }
     }
 
     /// Zones to place in: the placement decision if one was made, else the configured zones.
     pub fn zones(&self) -> Vec<String> {
-        let list = self.placement.get("zones").or_else(|| self.attrs.get("zones"));
-        list.and_then(Value::as_array).map(|a| a.iter().filter_map(|z| z.as_str().map(String::from)).collect()).unwrap_or_default()
+        let list = self
+            .placement
+            .get("zones")
+            .or_else(|| self.attrs.get("zones"));
+        list.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|z| z.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -70,8 +84,20 @@ pub struct Observed {
 
 impl Observed {
     /// The state entry that records this observation for `address`.
-    pub fn into_state(self, address: Address, provider: &str, depends_on: Vec<Address>) -> ResourceState {
-        ResourceState { address, provider: provider.to_string(), cloud_id: self.cloud_id, attrs: self.attrs, outputs: self.outputs, depends_on }
+    pub fn into_state(
+        self,
+        address: Address,
+        provider: &str,
+        depends_on: Vec<Address>,
+    ) -> ResourceState {
+        ResourceState {
+            address,
+            provider: provider.to_string(),
+            cloud_id: self.cloud_id,
+            attrs: self.attrs,
+            outputs: self.outputs,
+            depends_on,
+        }
     }
 }
 
@@ -96,7 +122,11 @@ pub struct Ownership {
 
 impl Ownership {
     /// The tags for `address`, merged over the user's own `extra` tags (ours win).
-    pub fn tags(&self, address: &Address, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    pub fn tags(
+        &self,
+        address: &Address,
+        extra: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
         let mut t = extra.clone();
         t.insert(tags::ENV.into(), self.env.clone());
         t.insert(tags::LINEAGE.into(), self.lineage.clone());

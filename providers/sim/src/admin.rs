@@ -47,35 +47,80 @@ impl SimCloud {
             Some(e) => db::select(&conn, "env = ?1", &[&e])?,
             None => db::select(&conn, "1 = 1", &[])?,
         };
-        Ok(rows.into_iter().filter(|r| r.exists(now)).map(|r| CloudResource { status: r.status_at(now).into(), cloud_id: r.cloud_id, kind: r.kind, name: r.name, region: r.region, tags: r.tags }).collect())
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.exists(now))
+            .map(|r| CloudResource {
+                status: r.status_at(now).into(),
+                cloud_id: r.cloud_id,
+                kind: r.kind,
+                name: r.name,
+                region: r.region,
+                tags: r.tags,
+            })
+            .collect())
     }
 
     /// A resource by cloud id, or by `ENV/ADDRESS` (e.g. `demo/node_pool.gpu`).
     fn find(&self, target: &str) -> Result<Resource, SimError> {
         let conn = self.conn();
         let now = now_ms();
-        let hint = "name a cloud id from `hoist sim list`, or ENV/ADDRESS such as demo/node_pool.gpu".to_string();
+        let hint =
+            "name a cloud id from `hoist sim list`, or ENV/ADDRESS such as demo/node_pool.gpu"
+                .to_string();
         let found = match target.split_once('/') {
             Some((env, address)) => {
-                let address: Address = address.parse().map_err(|e: hoist_provider::AddressError| SimError::Invalid { message: e.to_string(), hint: hint.clone() })?;
+                let address: Address =
+                    address.parse().map_err(|e: hoist_provider::AddressError| {
+                        SimError::Invalid {
+                            message: e.to_string(),
+                            hint: hint.clone(),
+                        }
+                    })?;
                 let rows = db::select(&conn, "env = ?1", &[&env])?;
-                rows.into_iter().rev().find(|r| r.exists(now) && r.status != "deleting" && r.tags.get(tags::ADDRESS).map(String::as_str) == Some(&address.to_string()))
+                rows.into_iter().rev().find(|r| {
+                    r.exists(now)
+                        && r.status != "deleting"
+                        && r.tags.get(tags::ADDRESS).map(String::as_str)
+                            == Some(&address.to_string())
+                })
             }
             None => db::get(&conn, target)?.filter(|r| r.exists(now)),
         };
-        found.ok_or(SimError::NotFound { what: format!("resource {target:?}"), hint })
+        found.ok_or(SimError::NotFound {
+            what: format!("resource {target:?}"),
+            hint,
+        })
     }
 
     /// Resize a node pool as its autoscaler or a person with console access would.
     pub fn scale(&self, target: &str, desired: u32) -> Result<CloudResource, SimError> {
         let mut row = self.find(target)?;
         if row.kind != "node_pool" {
-            return Err(SimError::Invalid { message: format!("{} is a {}, not a node pool", row.cloud_id, row.kind), hint: "only node pools can be scaled".into() });
+            return Err(SimError::Invalid {
+                message: format!("{} is a {}, not a node pool", row.cloud_id, row.kind),
+                hint: "only node pools can be scaled".into(),
+            });
         }
         row.attrs.insert("desired".into(), json!(desired));
-        let zones: Vec<String> = row.outputs.get("nodes_per_zone").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
-        let per_zone: serde_json::Map<String, Value> = zones.iter().enumerate().map(|(i, z)| (z.clone(), json!((desired as usize + zones.len() - 1 - i) / zones.len().max(1)))).collect();
-        row.outputs.insert("nodes_per_zone".into(), Value::Object(per_zone));
+        let zones: Vec<String> = row
+            .outputs
+            .get("nodes_per_zone")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let per_zone: serde_json::Map<String, Value> = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| {
+                (
+                    z.clone(),
+                    json!((desired as usize + zones.len() - 1 - i) / zones.len().max(1)),
+                )
+            })
+            .collect();
+        row.outputs
+            .insert("nodes_per_zone".into(), Value::Object(per_zone));
         db::update(&self.conn(), &row)?;
         Ok(self.to_cloud(row))
     }
@@ -93,45 +138,98 @@ impl SimCloud {
 
     fn to_cloud(&self, r: Resource) -> CloudResource {
         let now = now_ms();
-        CloudResource { status: r.status_at(now).into(), cloud_id: r.cloud_id, kind: r.kind, name: r.name, region: r.region, tags: r.tags }
+        CloudResource {
+            status: r.status_at(now).into(),
+            cloud_id: r.cloud_id,
+            kind: r.kind,
+            name: r.name,
+            region: r.region,
+            tags: r.tags,
+        }
     }
 
     /// Set how many nodes of `accelerator` a zone can still host; `None` makes it unlimited.
-    pub fn set_capacity(&self, zone: &str, accelerator: &str, available: Option<u32>) -> Result<(), SimError> {
+    pub fn set_capacity(
+        &self,
+        zone: &str,
+        accelerator: &str,
+        available: Option<u32>,
+    ) -> Result<(), SimError> {
         if region_of_zone(zone).is_none() {
-            return Err(SimError::Invalid { message: format!("unknown zone {zone:?}"), hint: format!("zones look like {}", zones_of("sim-east1").unwrap_or_default().join(", ")) });
+            return Err(SimError::Invalid {
+                message: format!("unknown zone {zone:?}"),
+                hint: format!(
+                    "zones look like {}",
+                    zones_of("sim-east1").unwrap_or_default().join(", ")
+                ),
+            });
         }
-        Ok(db::set_capacity(&self.conn(), zone, &accelerator.to_ascii_uppercase(), available.map(i64::from))?)
+        Ok(db::set_capacity(
+            &self.conn(),
+            zone,
+            &accelerator.to_ascii_uppercase(),
+            available.map(i64::from),
+        )?)
     }
 
     pub fn capacity(&self) -> Result<Vec<CapacityRow>, SimError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT zone, accelerator, available FROM capacity ORDER BY zone, accelerator")?;
-        let rows = stmt.query_map([], |r| Ok(CapacityRow { zone: r.get(0)?, accelerator: r.get(1)?, available: r.get(2)? }))?;
+        let mut stmt = conn.prepare(
+            "SELECT zone, accelerator, available FROM capacity ORDER BY zone, accelerator",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(CapacityRow {
+                zone: r.get(0)?,
+                accelerator: r.get(1)?,
+                available: r.get(2)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Limit the GPUs of `accelerator` a region may run; `None` removes the limit.
-    pub fn set_quota(&self, region: &str, accelerator: &str, max_gpus: Option<u32>) -> Result<(), SimError> {
+    pub fn set_quota(
+        &self,
+        region: &str,
+        accelerator: &str,
+        max_gpus: Option<u32>,
+    ) -> Result<(), SimError> {
         if zones_of(region).is_none() {
-            return Err(SimError::Invalid { message: format!("unknown region {region:?}"), hint: "regions: sim-east1, sim-west1, sim-central1".into() });
+            return Err(SimError::Invalid {
+                message: format!("unknown region {region:?}"),
+                hint: "regions: sim-east1, sim-west1, sim-central1".into(),
+            });
         }
-        Ok(db::set_quota(&self.conn(), region, &accelerator.to_ascii_uppercase(), max_gpus.map(i64::from))?)
+        Ok(db::set_quota(
+            &self.conn(),
+            region,
+            &accelerator.to_ascii_uppercase(),
+            max_gpus.map(i64::from),
+        )?)
     }
 
     pub fn faults(&self) -> Result<Faults, SimError> {
         let (transient, throttle) = db::faults(&self.conn())?;
-        Ok(Faults { transient, throttle })
+        Ok(Faults {
+            transient,
+            throttle,
+        })
     }
 
     pub fn set_faults(&self, f: Faults) -> Result<(), SimError> {
         for (name, rate) in [("transient", f.transient), ("throttle", f.throttle)] {
             if !(0.0..=1.0).contains(&rate) {
-                return Err(SimError::Invalid { message: format!("{name} rate {rate} is not a probability"), hint: "give a number from 0 to 1, e.g. 0.2 for 20%".into() });
+                return Err(SimError::Invalid {
+                    message: format!("{name} rate {rate} is not a probability"),
+                    hint: "give a number from 0 to 1, e.g. 0.2 for 20%".into(),
+                });
             }
         }
         if f.transient + f.throttle > 1.0 {
-            return Err(SimError::Invalid { message: "transient + throttle rates exceed 1".into(), hint: "the two rates share one roll per call".into() });
+            return Err(SimError::Invalid {
+                message: "transient + throttle rates exceed 1".into(),
+                hint: "the two rates share one roll per call".into(),
+            });
         }
         Ok(db::set_faults(&self.conn(), f.transient, f.throttle)?)
     }

@@ -48,7 +48,6 @@ pub struct Resource {
     pub token: Option<String>,
 }
 
-
 pub const COLUMNS: &str = "cloud_id, kind, name, region, parent, status, ready_at, gone_at, attrs, outputs, tags, env, token";
 
 fn json<T: serde::de::DeserializeOwned + Default>(text: String) -> T {
@@ -82,7 +81,9 @@ impl Resource {
     pub fn lifecycle(&self, now: i64) -> Lifecycle {
         match self.status.as_str() {
             "deleting" => Lifecycle::Deleting,
-            s if s.starts_with("failed:") => Lifecycle::Failed { reason: s[7..].to_string() },
+            s if s.starts_with("failed:") => Lifecycle::Failed {
+                reason: s[7..].to_string(),
+            },
             _ if self.ready_at > now => {
                 if self.status == "updating" {
                     Lifecycle::Updating
@@ -138,11 +139,21 @@ pub fn update(conn: &Connection, r: &Resource) -> rusqlite::Result<()> {
 }
 
 pub fn get(conn: &Connection, cloud_id: &str) -> rusqlite::Result<Option<Resource>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM resources WHERE cloud_id = ?1"), [cloud_id], from_row).optional()
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM resources WHERE cloud_id = ?1"),
+        [cloud_id],
+        from_row,
+    )
+    .optional()
 }
 
 pub fn by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<Resource>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM resources WHERE token = ?1"), [token], from_row).optional()
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM resources WHERE token = ?1"),
+        [token],
+        from_row,
+    )
+    .optional()
 }
 
 /// Many rows by id in one query per chunk.
@@ -150,7 +161,9 @@ pub fn get_many(conn: &Connection, ids: &[&str]) -> rusqlite::Result<BTreeMap<St
     let mut out = BTreeMap::new();
     for chunk in ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
-        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM resources WHERE cloud_id IN ({marks})"))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM resources WHERE cloud_id IN ({marks})"
+        ))?;
         let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), from_row)?;
         for r in rows {
             let r = r?;
@@ -161,23 +174,42 @@ pub fn get_many(conn: &Connection, ids: &[&str]) -> rusqlite::Result<BTreeMap<St
 }
 
 /// Rows matching a WHERE clause with the given parameters.
-pub fn select(conn: &Connection, filter: &str, args: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<Vec<Resource>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM resources WHERE {filter} ORDER BY created_at, cloud_id"))?;
+pub fn select(
+    conn: &Connection,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Vec<Resource>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM resources WHERE {filter} ORDER BY created_at, cloud_id"
+    ))?;
     let rows = stmt.query_map(args, from_row)?;
     rows.collect()
 }
 
 /// Remove rows whose delete has finished, so they vanish like deleted cloud resources do.
 pub fn purge_gone(conn: &Connection, now: i64) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM resources WHERE gone_at IS NOT NULL AND gone_at <= ?1", [now])?;
+    conn.execute(
+        "DELETE FROM resources WHERE gone_at IS NOT NULL AND gone_at <= ?1",
+        [now],
+    )?;
     Ok(())
 }
 
 pub fn capacity(conn: &Connection, zone: &str, accelerator: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT available FROM capacity WHERE zone = ?1 AND accelerator = ?2", params![zone, accelerator], |r| r.get(0)).optional()
+    conn.query_row(
+        "SELECT available FROM capacity WHERE zone = ?1 AND accelerator = ?2",
+        params![zone, accelerator],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
-pub fn set_capacity(conn: &Connection, zone: &str, accelerator: &str, available: Option<i64>) -> rusqlite::Result<()> {
+pub fn set_capacity(
+    conn: &Connection,
+    zone: &str,
+    accelerator: &str,
+    available: Option<i64>,
+) -> rusqlite::Result<()> {
     match available {
         Some(n) => conn.execute("INSERT INTO capacity(zone, accelerator, available) VALUES (?1, ?2, ?3) ON CONFLICT(zone, accelerator) DO UPDATE SET available = ?3", params![zone, accelerator, n])?,
         None => conn.execute("DELETE FROM capacity WHERE zone = ?1 AND accelerator = ?2", params![zone, accelerator])?,
@@ -186,16 +218,31 @@ pub fn set_capacity(conn: &Connection, zone: &str, accelerator: &str, available:
 }
 
 /// Take (`delta` > 0) or give back (`delta` < 0) nodes of a zone's limited capacity.
-pub fn consume_capacity(conn: &Connection, zone: &str, accelerator: &str, delta: i64) -> rusqlite::Result<()> {
+pub fn consume_capacity(
+    conn: &Connection,
+    zone: &str,
+    accelerator: &str,
+    delta: i64,
+) -> rusqlite::Result<()> {
     conn.execute("UPDATE capacity SET available = MAX(available - ?3, 0) WHERE zone = ?1 AND accelerator = ?2", params![zone, accelerator, delta])?;
     Ok(())
 }
 
 pub fn quota(conn: &Connection, region: &str, accelerator: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT max_gpus FROM quotas WHERE region = ?1 AND accelerator = ?2", params![region, accelerator], |r| r.get(0)).optional()
+    conn.query_row(
+        "SELECT max_gpus FROM quotas WHERE region = ?1 AND accelerator = ?2",
+        params![region, accelerator],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
-pub fn set_quota(conn: &Connection, region: &str, accelerator: &str, max_gpus: Option<i64>) -> rusqlite::Result<()> {
+pub fn set_quota(
+    conn: &Connection,
+    region: &str,
+    accelerator: &str,
+    max_gpus: Option<i64>,
+) -> rusqlite::Result<()> {
     match max_gpus {
         Some(n) => conn.execute("INSERT INTO quotas(region, accelerator, max_gpus) VALUES (?1, ?2, ?3) ON CONFLICT(region, accelerator) DO UPDATE SET max_gpus = ?3", params![region, accelerator, n])?,
         None => conn.execute("DELETE FROM quotas WHERE region = ?1 AND accelerator = ?2", params![region, accelerator])?,
@@ -204,7 +251,14 @@ pub fn set_quota(conn: &Connection, region: &str, accelerator: &str, max_gpus: O
 }
 
 pub fn faults(conn: &Connection) -> rusqlite::Result<(f64, f64)> {
-    Ok(conn.query_row("SELECT transient, throttle FROM faults WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?.unwrap_or((0.0, 0.0)))
+    Ok(conn
+        .query_row(
+            "SELECT transient, throttle FROM faults WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((0.0, 0.0)))
 }
 
 pub fn set_faults(conn: &Connection, transient: f64, throttle: f64) -> rusqlite::Result<()> {

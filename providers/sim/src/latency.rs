@@ -50,7 +50,9 @@ impl FromStr for LatencyProfile {
             "instant" => Ok(Self::Instant),
             "demo" => Ok(Self::Demo),
             "realistic" => Ok(Self::Realistic),
-            other => Err(format!("unknown latency profile {other:?}: expected instant, demo or realistic")),
+            other => Err(format!(
+                "unknown latency profile {other:?}: expected instant, demo or realistic"
+            )),
         }
     }
 }

@@ -14,6 +14,7 @@ mod regions;
 
 pub use admin::{Faults, SimError};
 pub use latency::LatencyProfile;
+pub use regions::SimRegions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -32,10 +33,21 @@ pub struct SimCloud {
 impl SimCloud {
     /// Open (creating if needed) the cloud in `dir`.
     pub fn open(dir: &Path, latency: LatencyProfile) -> Result<Self, SimError> {
-        std::fs::create_dir_all(dir).map_err(|e| SimError::Open { path: dir.to_path_buf(), message: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| SimError::Open {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let path = dir.join("cloud.sqlite");
-        let conn = db::open(&path).map_err(|e| SimError::Open { path: path.clone(), message: e.to_string() })?;
-        Ok(Self { conn: Mutex::new(conn), latency, rng: Mutex::new(StdRng::from_entropy()), path })
+        let conn = db::open(&path).map_err(|e| SimError::Open {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            latency,
+            rng: Mutex::new(StdRng::from_entropy()),
+            path,
+        })
     }
 
     /// Where the cloud lives: `$HOIST_SIM_DIR`, else the per-user data directory.
@@ -43,7 +55,10 @@ impl SimCloud {
         if let Some(d) = std::env::var_os("HOIST_SIM_DIR") {
             return PathBuf::from(d);
         }
-        let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))).unwrap_or_else(std::env::temp_dir);
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(std::env::temp_dir);
         base.join("hoist/sim")
     }
 

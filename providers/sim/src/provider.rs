@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use hoist_provider::{tags, Address, Attrs, CloudResource, CreateContext, KindRules, Observed, Ownership, Provider, ProviderError, ResourceConfig, ResourceState};
+use hoist_provider::{
+    tags, Address, Attrs, CloudResource, CreateContext, KindRules, Observed, Ownership, Provider,
+    ProviderError, ResourceConfig, ResourceState,
+};
 use rand::Rng;
 use serde_json::{json, Value};
 
@@ -14,7 +17,10 @@ use crate::SimCloud;
 const SERVICE: &str = "sim";
 
 fn sql(e: rusqlite::Error) -> ProviderError {
-    ProviderError::Transient { service: SERVICE.into(), message: format!("database busy: {e}") }
+    ProviderError::Transient {
+        service: SERVICE.into(),
+        message: format!("database busy: {e}"),
+    }
 }
 
 /// What the fault dice decided for one call.
@@ -75,32 +81,59 @@ impl SimCloud {
 
     fn fail_before(&self, fault: &Fault, op: &str) -> Result<(), ProviderError> {
         match fault {
-            Fault::Throttle => Err(ProviderError::Throttled { service: SERVICE.into(), message: format!("{op}: Rate exceeded") }),
-            Fault::TransientBefore => Err(ProviderError::Transient { service: SERVICE.into(), message: format!("{op}: internal error, please retry") }),
+            Fault::Throttle => Err(ProviderError::Throttled {
+                service: SERVICE.into(),
+                message: format!("{op}: Rate exceeded"),
+            }),
+            Fault::TransientBefore => Err(ProviderError::Transient {
+                service: SERVICE.into(),
+                message: format!("{op}: internal error, please retry"),
+            }),
             _ => Ok(()),
         }
     }
 
     fn fail_after(&self, fault: &Fault, op: &str) -> Result<(), ProviderError> {
         match fault {
-            Fault::TransientAfter => Err(ProviderError::Transient { service: SERVICE.into(), message: format!("{op}: connection reset before the response arrived") }),
+            Fault::TransientAfter => Err(ProviderError::Transient {
+                service: SERVICE.into(),
+                message: format!("{op}: connection reset before the response arrived"),
+            }),
             _ => Ok(()),
         }
     }
 
     pub(crate) fn observe(r: &Resource, now: i64) -> Observed {
-        Observed { cloud_id: r.cloud_id.clone(), attrs: r.attrs.clone(), outputs: r.outputs.clone(), lifecycle: r.lifecycle(now) }
+        Observed {
+            cloud_id: r.cloud_id.clone(),
+            attrs: r.attrs.clone(),
+            outputs: r.outputs.clone(),
+            lifecycle: r.lifecycle(now),
+        }
     }
 
     /// Check the region's GPU quota can take `extra_gpus` more of `accelerator`.
-    fn check_quota(&self, conn: &rusqlite::Connection, region: &str, accelerator: &str, extra_gpus: i64, what: &str) -> Result<(), ProviderError> {
-        let Some(limit) = db::quota(conn, region, accelerator).map_err(sql)? else { return Ok(()) };
+    fn check_quota(
+        &self,
+        conn: &rusqlite::Connection,
+        region: &str,
+        accelerator: &str,
+        extra_gpus: i64,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        let Some(limit) = db::quota(conn, region, accelerator).map_err(sql)? else {
+            return Ok(());
+        };
         let now = now_ms();
         let used: i64 = db::select(conn, "kind = 'node_pool' AND region = ?1", &[&region])
             .map_err(sql)?
             .iter()
             .filter(|r| r.exists(now))
-            .filter_map(|r| accelerator_parts(&r.attrs).filter(|(a, _)| a == accelerator).map(|(_, c)| c * int(&r.attrs, "desired")))
+            .filter_map(|r| {
+                accelerator_parts(&r.attrs)
+                    .filter(|(a, _)| a == accelerator)
+                    .map(|(_, c)| c * int(&r.attrs, "desired"))
+            })
             .sum();
         if used + extra_gpus > limit {
             return Err(ProviderError::Quota {
@@ -111,60 +144,115 @@ impl SimCloud {
         Ok(())
     }
 
-    fn parent_of(&self, conn: &rusqlite::Connection, config: &ResourceConfig, ctx: &CreateContext) -> Result<(Option<String>, String), ProviderError> {
-        let region = config.attrs.get("region").and_then(Value::as_str).map(String::from);
+    fn parent_of(
+        &self,
+        conn: &rusqlite::Connection,
+        config: &ResourceConfig,
+        ctx: &CreateContext,
+    ) -> Result<(Option<String>, String), ProviderError> {
+        let region = config
+            .attrs
+            .get("region")
+            .and_then(Value::as_str)
+            .map(String::from);
         let dep = |kind: &str| ctx.deps.values().find(|d| d.address.kind() == kind);
         let require_ready = |cloud_id: &str, what: &Address| -> Result<Resource, ProviderError> {
             let now = now_ms();
             match db::get(conn, cloud_id).map_err(sql)? {
-                Some(r) if r.exists(now) && r.lifecycle(now) == hoist_provider::Lifecycle::Ready => Ok(r),
-                Some(r) if r.exists(now) => Err(ProviderError::NotReady { what: what.to_string(), message: format!("{} is {}", r.cloud_id, r.status_at(now)) }),
+                Some(r)
+                    if r.exists(now) && r.lifecycle(now) == hoist_provider::Lifecycle::Ready =>
+                {
+                    Ok(r)
+                }
+                Some(r) if r.exists(now) => Err(ProviderError::NotReady {
+                    what: what.to_string(),
+                    message: format!("{} is {}", r.cloud_id, r.status_at(now)),
+                }),
                 _ => Err(ProviderError::NotFound(format!("{what} ({cloud_id})"))),
             }
         };
         match config.address.kind() {
             "subnet" => {
-                let net = dep("network").ok_or_else(|| ProviderError::Invalid("a subnet needs its network".into()))?;
+                let net = dep("network")
+                    .ok_or_else(|| ProviderError::Invalid("a subnet needs its network".into()))?;
                 let parent = require_ready(&net.cloud_id, &net.address)?;
                 Ok((Some(parent.cloud_id), parent.region))
             }
             "cluster" => {
-                let subnet = dep("subnet").ok_or_else(|| ProviderError::Invalid("a cluster needs a subnet".into()))?;
+                let subnet = dep("subnet")
+                    .ok_or_else(|| ProviderError::Invalid("a cluster needs a subnet".into()))?;
                 let s = require_ready(&subnet.cloud_id, &subnet.address)?;
                 Ok((s.parent, s.region))
             }
             "node_pool" => {
-                let cluster = dep("cluster").ok_or_else(|| ProviderError::Invalid("a node pool needs its cluster".into()))?;
+                let cluster = dep("cluster").ok_or_else(|| {
+                    ProviderError::Invalid("a node pool needs its cluster".into())
+                })?;
                 let c = require_ready(&cluster.cloud_id, &cluster.address)?;
                 Ok((Some(c.cloud_id), c.region))
             }
-            _ => Ok((None, region.ok_or_else(|| ProviderError::Invalid(format!("{} has no region", config.address)))?)),
+            _ => Ok((
+                None,
+                region.ok_or_else(|| {
+                    ProviderError::Invalid(format!("{} has no region", config.address))
+                })?,
+            )),
         }
     }
 
-    fn outputs_for(&self, kind: &str, cloud_id: &str, name: &str, region: &str, config: &ResourceConfig, per_zone: &BTreeMap<String, i64>) -> Attrs {
+    fn outputs_for(
+        &self,
+        kind: &str,
+        cloud_id: &str,
+        name: &str,
+        region: &str,
+        config: &ResourceConfig,
+        per_zone: &BTreeMap<String, i64>,
+    ) -> Attrs {
         let v = match kind {
             "network" | "subnet" => json!({"id": cloud_id}),
-            "cluster" => json!({"id": cloud_id, "endpoint": format!("https://{cloud_id}.{region}.sim.hoist.local")}),
+            "cluster" => {
+                json!({"id": cloud_id, "endpoint": format!("https://{cloud_id}.{region}.sim.hoist.local")})
+            }
             "node_pool" => {
-                let instance_type = config.attrs.get("instance_type").and_then(Value::as_str).map(String::from).unwrap_or_else(|| match accelerator_parts(&config.attrs) {
-                    Some((a, c)) => format!("sim-{}-x{c}", a.to_ascii_lowercase()),
-                    None => "sim-standard-4".into(),
-                });
+                let instance_type = config
+                    .attrs
+                    .get("instance_type")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+                    .unwrap_or_else(|| match accelerator_parts(&config.attrs) {
+                        Some((a, c)) => format!("sim-{}-x{c}", a.to_ascii_lowercase()),
+                        None => "sim-standard-4".into(),
+                    });
                 json!({"id": cloud_id, "cloud_name": name, "instance_type": instance_type, "nodes_per_zone": per_zone})
             }
             _ => json!({"id": cloud_id}),
         };
-        v.as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default()
+        v.as_object()
+            .map(|m| m.clone().into_iter().collect())
+            .unwrap_or_default()
     }
 }
 
 fn rules(kind: &str) -> KindRules {
     match kind {
-        "network" => KindRules { force_new: &["cidr", "region"], ..Default::default() },
-        "subnet" => KindRules { force_new: &["cidr", "zone"], ..Default::default() },
-        "cluster" => KindRules { force_new: &["name", "region"], ..Default::default() },
-        "node_pool" => KindRules { force_new: &["name", "accelerator", "instance_type", "capacity", "zones"], create_before_destroy: true, autoscaled: Some(("desired", "min", "max")) },
+        "network" => KindRules {
+            force_new: &["cidr", "region"],
+            ..Default::default()
+        },
+        "subnet" => KindRules {
+            force_new: &["cidr", "zone"],
+            ..Default::default()
+        },
+        "cluster" => KindRules {
+            force_new: &["name", "region"],
+            ..Default::default()
+        },
+        "node_pool" => KindRules {
+            force_new: &["name", "accelerator", "instance_type", "capacity", "zones"],
+            create_before_destroy: true,
+            autoscaled: Some(("desired", "min", "max")),
+        },
         _ => KindRules::default(),
     }
 }
@@ -179,7 +267,10 @@ impl Provider for SimCloud {
         rules(kind)
     }
 
-    async fn read_many(&self, resources: &[ResourceState]) -> Vec<Result<Option<Observed>, ProviderError>> {
+    async fn read_many(
+        &self,
+        resources: &[ResourceState],
+    ) -> Vec<Result<Option<Observed>, ProviderError>> {
         let fault = match self.roll() {
             Ok(f) => f,
             Err(e) => return resources.iter().map(|_| Err(e.clone())).collect(),
@@ -191,7 +282,15 @@ impl Provider for SimCloud {
         let now = now_ms();
         let ids: Vec<&str> = resources.iter().map(|r| r.cloud_id.as_str()).collect();
         match db::get_many(&conn, &ids) {
-            Ok(rows) => resources.iter().map(|r| Ok(rows.get(&r.cloud_id).filter(|row| row.exists(now)).map(|row| Self::observe(row, now)))).collect(),
+            Ok(rows) => resources
+                .iter()
+                .map(|r| {
+                    Ok(rows
+                        .get(&r.cloud_id)
+                        .filter(|row| row.exists(now))
+                        .map(|row| Self::observe(row, now)))
+                })
+                .collect(),
             Err(e) => {
                 let e = sql(e);
                 resources.iter().map(|_| Err(e.clone())).collect()
@@ -200,7 +299,9 @@ impl Provider for SimCloud {
     }
 
     async fn place(&self, config: &mut ResourceConfig) -> Result<Vec<String>, ProviderError> {
-        let Some((accelerator, count)) = accelerator_parts(&config.attrs) else { return Ok(Vec::new()) };
+        let Some((accelerator, count)) = accelerator_parts(&config.attrs) else {
+            return Ok(Vec::new());
+        };
         let conn = self.conn();
         let zones = config.zones();
         let mut usable = Vec::new();
@@ -211,19 +312,45 @@ impl Provider for SimCloud {
                 _ => usable.push(zone.clone()),
             }
         }
-        let region = zones.first().and_then(|z| region_of_zone(z)).unwrap_or_default().to_string();
+        let region = zones
+            .first()
+            .and_then(|z| region_of_zone(z))
+            .unwrap_or_default()
+            .to_string();
         if usable.is_empty() {
-            return Err(ProviderError::Capacity { accelerator: format!("{accelerator}:{count}"), region, zones });
+            return Err(ProviderError::Capacity {
+                accelerator: format!("{accelerator}:{count}"),
+                region,
+                zones,
+            });
         }
-        self.check_quota(&conn, &region, &accelerator, int(&config.attrs, "max") * count, &format!("{} at max size ({} × {accelerator}:{count})", config.address, int(&config.attrs, "max")))?;
+        self.check_quota(
+            &conn,
+            &region,
+            &accelerator,
+            int(&config.attrs, "max") * count,
+            &format!(
+                "{} at max size ({} × {accelerator}:{count})",
+                config.address,
+                int(&config.attrs, "max")
+            ),
+        )?;
         if usable.len() < zones.len() {
-            notes.push(format!("placing {} in {}", config.address, usable.join(", ")));
+            notes.push(format!(
+                "placing {} in {}",
+                config.address,
+                usable.join(", ")
+            ));
             config.placement.insert("zones".into(), json!(usable));
         }
         Ok(notes)
     }
 
-    async fn create(&self, config: &ResourceConfig, ctx: &CreateContext) -> Result<Observed, ProviderError> {
+    async fn create(
+        &self,
+        config: &ResourceConfig,
+        ctx: &CreateContext,
+    ) -> Result<Observed, ProviderError> {
         let fault = self.roll()?;
         self.fail_before(&fault, "Create")?;
         let conn = self.conn();
@@ -240,11 +367,31 @@ impl Provider for SimCloud {
             let zones = config.zones();
             per_zone = spread(int(&config.attrs, "desired"), &zones);
             if let Some((accelerator, count)) = accelerator_parts(&config.attrs) {
-                let short: Vec<String> = per_zone.iter().filter(|(z, n)| **n > 0 && db::capacity(&conn, z, &accelerator).ok().flatten().is_some_and(|avail| avail < **n)).map(|(z, _)| z.clone()).collect();
+                let short: Vec<String> = per_zone
+                    .iter()
+                    .filter(|(z, n)| {
+                        **n > 0
+                            && db::capacity(&conn, z, &accelerator)
+                                .ok()
+                                .flatten()
+                                .is_some_and(|avail| avail < **n)
+                    })
+                    .map(|(z, _)| z.clone())
+                    .collect();
                 if !short.is_empty() {
-                    return Err(ProviderError::Capacity { accelerator: format!("{accelerator}:{count}"), region, zones: short });
+                    return Err(ProviderError::Capacity {
+                        accelerator: format!("{accelerator}:{count}"),
+                        region,
+                        zones: short,
+                    });
                 }
-                self.check_quota(&conn, &region, &accelerator, int(&config.attrs, "desired") * count, &config.address.to_string())?;
+                self.check_quota(
+                    &conn,
+                    &region,
+                    &accelerator,
+                    int(&config.attrs, "desired") * count,
+                    &config.address.to_string(),
+                )?;
                 for (z, n) in &per_zone {
                     db::consume_capacity(&conn, z, &accelerator, *n).map_err(sql)?;
                 }
@@ -258,8 +405,16 @@ impl Provider for SimCloud {
             other => other,
         };
         let cloud_id = format!("{prefix}-{}", short_id());
-        let base = config.attrs.get("name").and_then(Value::as_str).unwrap_or(config.address.name());
-        let name = if kind == "node_pool" { format!("{base}-{}", &cloud_id[3..8]) } else { base.to_string() };
+        let base = config
+            .attrs
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(config.address.name());
+        let name = if kind == "node_pool" {
+            format!("{base}-{}", &cloud_id[3..8])
+        } else {
+            base.to_string()
+        };
         let outputs = self.outputs_for(&kind, &cloud_id, &name, &region, config, &per_zone);
         let row = Resource {
             cloud_id,
@@ -281,23 +436,49 @@ impl Provider for SimCloud {
         Ok(Self::observe(&row, now))
     }
 
-    async fn update(&self, prior: &ResourceState, config: &ResourceConfig) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        prior: &ResourceState,
+        config: &ResourceConfig,
+    ) -> Result<Observed, ProviderError> {
         let fault = self.roll()?;
         self.fail_before(&fault, "Update")?;
         let conn = self.conn();
         let now = now_ms();
-        let mut row = db::get(&conn, &prior.cloud_id).map_err(sql)?.filter(|r| r.exists(now)).ok_or_else(|| ProviderError::NotFound(format!("{} ({})", prior.address, prior.cloud_id)))?;
+        let mut row = db::get(&conn, &prior.cloud_id)
+            .map_err(sql)?
+            .filter(|r| r.exists(now))
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!("{} ({})", prior.address, prior.cloud_id))
+            })?;
         if row.kind == "node_pool" {
-            let zones: Vec<String> = row.outputs.get("nodes_per_zone").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+            let zones: Vec<String> = row
+                .outputs
+                .get("nodes_per_zone")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
             let before = spread(int(&row.attrs, "desired"), &zones);
             let after = spread(int(&config.attrs, "desired"), &zones);
             if let Some((accelerator, count)) = accelerator_parts(&row.attrs) {
                 let grow = (int(&config.attrs, "desired") - int(&row.attrs, "desired")) * count;
                 if grow > 0 {
-                    self.check_quota(&conn, &row.region, &accelerator, grow, &prior.address.to_string())?;
+                    self.check_quota(
+                        &conn,
+                        &row.region,
+                        &accelerator,
+                        grow,
+                        &prior.address.to_string(),
+                    )?;
                 }
                 for (z, n) in &after {
-                    db::consume_capacity(&conn, z, &accelerator, n - before.get(z).copied().unwrap_or(0)).map_err(sql)?;
+                    db::consume_capacity(
+                        &conn,
+                        z,
+                        &accelerator,
+                        n - before.get(z).copied().unwrap_or(0),
+                    )
+                    .map_err(sql)?;
                 }
             }
             row.outputs.insert("nodes_per_zone".into(), json!(after));
@@ -315,17 +496,36 @@ impl Provider for SimCloud {
         self.fail_before(&fault, "Delete")?;
         let conn = self.conn();
         let now = now_ms();
-        let Some(mut row) = db::get(&conn, &prior.cloud_id).map_err(sql)?.filter(|r| r.exists(now)) else { return Ok(()) };
+        let Some(mut row) = db::get(&conn, &prior.cloud_id)
+            .map_err(sql)?
+            .filter(|r| r.exists(now))
+        else {
+            return Ok(());
+        };
         if row.status == "deleting" {
             return Ok(());
         }
-        let children: Vec<Resource> = db::select(&conn, "parent = ?1", &[&row.cloud_id]).map_err(sql)?.into_iter().filter(|c| c.exists(now)).collect();
+        let children: Vec<Resource> = db::select(&conn, "parent = ?1", &[&row.cloud_id])
+            .map_err(sql)?
+            .into_iter()
+            .filter(|c| c.exists(now))
+            .collect();
         if let Some(child) = children.first() {
-            return Err(ProviderError::NotReady { what: prior.address.to_string(), message: format!("{} {} still depends on it", child.kind, child.cloud_id) });
+            return Err(ProviderError::NotReady {
+                what: prior.address.to_string(),
+                message: format!("{} {} still depends on it", child.kind, child.cloud_id),
+            });
         }
         if let Some((accelerator, _)) = accelerator_parts(&row.attrs) {
-            for (z, n) in row.outputs.get("nodes_per_zone").and_then(Value::as_object).into_iter().flatten() {
-                db::consume_capacity(&conn, z, &accelerator, -n.as_i64().unwrap_or(0)).map_err(sql)?;
+            for (z, n) in row
+                .outputs
+                .get("nodes_per_zone")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                db::consume_capacity(&conn, z, &accelerator, -n.as_i64().unwrap_or(0))
+                    .map_err(sql)?;
             }
         }
         row.status = "deleting".into();
@@ -334,13 +534,24 @@ impl Provider for SimCloud {
         self.fail_after(&fault, "Delete")
     }
 
-    async fn find_by_token(&self, _address: &Address, token: &str, _owner: &Ownership) -> Result<Option<Observed>, ProviderError> {
+    async fn find_by_token(
+        &self,
+        _address: &Address,
+        token: &str,
+        _owner: &Ownership,
+    ) -> Result<Option<Observed>, ProviderError> {
         let conn = self.conn();
         let now = now_ms();
-        Ok(db::by_token(&conn, token).map_err(sql)?.filter(|r| r.exists(now)).map(|r| Self::observe(&r, now)))
+        Ok(db::by_token(&conn, token)
+            .map_err(sql)?
+            .filter(|r| r.exists(now))
+            .map(|r| Self::observe(&r, now)))
     }
 
     async fn list_owned(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
-        self.list(Some(env)).map_err(|e| ProviderError::Transient { service: SERVICE.into(), message: e.to_string() })
+        self.list(Some(env)).map_err(|e| ProviderError::Transient {
+            service: SERVICE.into(),
+            message: e.to_string(),
+        })
     }
 }

@@ -1,0 +1,206 @@
+//! The command line's shape. Commands here only name arguments; `commands` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hoist",
+    version,
+    about = "Provision GPU/TPU Kubernetes clusters and their MLOps stack from a declarative blueprint"
+)]
+pub struct Cli {
+    /// Machine-readable JSON on stdout (progress goes to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Never colour the output (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FileArgs {
+    /// The blueprint.
+    #[arg(short = 'f', long = "file", default_value = "hoist.yaml")]
+    pub file: PathBuf,
+    /// Where state lives (default: `.hoist/` beside the blueprint).
+    #[arg(long, env = "HOIST_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a starter blueprint.
+    Init(InitArgs),
+    /// Check a blueprint and report every problem with its location.
+    Validate(FileArgs),
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the cloud match the blueprint (or a saved plan).
+    Apply(ApplyArgs),
+    /// Delete everything the environment has, then check nothing tagged for it remains.
+    Destroy(DestroyArgs),
+    /// Compare the cloud with what hoist last applied.
+    Drift(DriftArgs),
+    /// Show the state, or a saved plan.
+    Show(ShowArgs),
+    /// Inspect the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Print the environment's outputs.
+    Output(OutputArgs),
+    /// Break a stale lock left by a run that died.
+    Unlock(UnlockArgs),
+    /// Print the JSON Schema of the blueprint format (for editor autocompletion).
+    Schema,
+    /// Look at and change the simulated cloud behind hoist's back.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Take every answer from flags and defaults; never prompt.
+    #[arg(long)]
+    pub non_interactive: bool,
+    #[arg(long, default_value = "sim")]
+    pub cloud: String,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// e.g. A100:8, L4:1, tpu-v5e-8
+    #[arg(long, default_value = "L4:1")]
+    pub accelerator: String,
+    /// Nodes in the GPU pool.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: u32,
+    #[arg(long, default_value = "demo")]
+    pub name: String,
+    /// Where to write the blueprint.
+    #[arg(short = 'f', long = "file", default_value = "hoist.yaml")]
+    pub file: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Save the plan for a later `hoist apply FILE`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes, 0 when none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Read the cloud first (default true); false plans from state alone.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub refresh: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// A plan saved by `hoist plan --out`; without it, plan from the blueprint first.
+    pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Steps run at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub refresh: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Exit 2 when anything drifted.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// A saved plan to show instead of the state.
+    pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// Every resource address in state.
+    List(FileArgs),
+    /// One resource: cloud id, attributes, outputs.
+    Show {
+        address: String,
+        #[command(flatten)]
+        files: FileArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct OutputArgs {
+    /// One output to print raw (for scripts).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// The lock id printed in the "locked" error.
+    pub id: String,
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Every simulated resource with its tags.
+    List {
+        /// Only resources tagged for this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
+    /// Resize a node pool (TARGET: cloud id or ENV/ADDRESS, e.g. demo/node_pool.gpu).
+    Scale { target: String, size: u32 },
+    /// Delete a resource as if from the console.
+    Delete { target: String },
+    /// Show, or set, how many nodes of an accelerator a zone can still host (`unlimited` to clear).
+    Capacity {
+        zone: Option<String>,
+        accelerator: Option<String>,
+        nodes: Option<String>,
+    },
+    /// Show, or set, a region's GPU quota for an accelerator (`unlimited` to clear).
+    Quota {
+        region: Option<String>,
+        accelerator: Option<String>,
+        gpus: Option<String>,
+    },
+    /// Show, or set, the rates of injected transient errors and throttling (0 to 1).
+    Faults {
+        #[arg(long)]
+        transient: Option<f64>,
+        #[arg(long)]
+        throttle: Option<f64>,
+    },
+}

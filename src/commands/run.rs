@@ -1,0 +1,234 @@
+//! plan, apply, destroy.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use serde_json::json;
+
+use super::{open_provider, store, Context, EXIT_CHANGES};
+use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs};
+use crate::engine::{ApplyOptions, ApplyReport, Observer, Plan, Session, PLAN_FORMAT};
+use crate::printer::{render_plan, Printer, Style};
+
+pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
+    let ctx = Context::open(&a.files, "plan", &printer).await?;
+    let plan = ctx
+        .session
+        .plan(ctx.desired, a.refresh, printer.as_ref())
+        .await?;
+    print_plan(&printer, &plan);
+    if let Some(out) = &a.out {
+        let body = serde_json::to_vec_pretty(&plan)?;
+        std::fs::write(out, body)
+            .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+        printer.info(&format!(
+            "\nSaved the plan to {}. Apply exactly these changes with: hoist apply {}",
+            out.display(),
+            out.display()
+        ));
+    }
+    Ok(if a.detailed_exitcode && plan.has_changes() {
+        EXIT_CHANGES
+    } else {
+        0
+    })
+}
+
+fn print_plan(printer: &Printer, plan: &Plan) {
+    if printer.json {
+        printer.json_out(&json!({"plan": plan, "summary": plan.summary(), "changes_present": plan.has_changes()}));
+    } else {
+        printer.out(&render_plan(plan, printer.paint("x", Style::Bold) != "x"));
+    }
+}
+
+pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &a.plan {
+        return apply_saved(printer, path, &a).await;
+    }
+    let ctx = Context::open(&a.files, "apply", &printer).await?;
+    let mut session = ctx.session;
+    let plan = session
+        .plan(ctx.desired, a.refresh, printer.as_ref())
+        .await?;
+    print_plan(&printer, &plan);
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    confirm(a.auto_approve, "apply")?;
+    execute(&printer, &mut session, &plan, a.parallelism).await
+}
+
+async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the saved plan {}", path.display()))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}:{}:{}: not a hoist plan file: {e}\n  = hint: make one with `hoist plan --out {}`",
+            path.display(),
+            e.line(),
+            e.column(),
+            path.display()
+        )
+    })?;
+    if plan.format != PLAN_FORMAT {
+        bail!("{} is a plan of format {:?}; this hoist applies {PLAN_FORMAT:?}\n  = hint: make the plan again with this hoist", path.display(), plan.format);
+    }
+    let provider = open_provider(&plan.env)?;
+    let mut session = Session::open(
+        &store(&a.files, &plan.env.name),
+        "apply",
+        plan.env.clone(),
+        provider,
+        printer.as_ref(),
+    )
+    .await?;
+    let (lineage, serial) = (
+        session.state.as_ref().map(|s| s.lineage.clone()),
+        session.state.as_ref().map(|s| s.serial),
+    );
+    if lineage != plan.lineage || serial != plan.serial {
+        bail!(
+            "the saved plan {} is stale: it was made against state {} serial {}, but the state is now {} serial {}\n  = hint: something changed the environment since; run `hoist plan --out {}` again",
+            path.display(),
+            plan.lineage.as_deref().unwrap_or("(none)"),
+            plan.serial.map_or("-".into(), |s| s.to_string()),
+            lineage.as_deref().unwrap_or("(none)"),
+            serial.map_or("-".into(), |s| s.to_string()),
+            path.display()
+        );
+    }
+    if !plan.has_changes() {
+        printer.info("The saved plan has no changes.");
+        return Ok(0);
+    }
+    execute(&printer, &mut session, &plan, a.parallelism).await
+}
+
+/// Ask for a typed "yes" on a terminal; refuse to guess anywhere else.
+fn confirm(auto_approve: bool, verb: &str) -> anyhow::Result<()> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to {verb} without confirmation: standard input is not a terminal\n  = hint: review the plan above and pass --auto-approve, or save it with `hoist plan --out FILE` and `hoist apply FILE`");
+    }
+    print!("\nDo you want to {verb} these changes? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        bail!("{verb} cancelled: nothing was changed");
+    }
+    Ok(())
+}
+
+/// Run the plan with Ctrl-C handling: the first stops new work, the second exits at once.
+async fn execute(
+    printer: &Arc<Printer>,
+    session: &mut Session,
+    plan: &Plan,
+    parallelism: usize,
+) -> anyhow::Result<u8> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (cancel, printer) = (cancel.clone(), printer.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.store(true, Ordering::SeqCst);
+                printer.info("Interrupt: finishing the steps in flight and saving state. Press Ctrl-C again to exit at once.");
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "Exiting now. The journal holds every finished step; the next run recovers."
+                );
+                std::process::exit(130);
+            }
+        })
+    };
+    let s = plan.summary();
+    printer.start_progress(s.add + s.change + s.replace * 2 + s.destroy);
+    let observer: Arc<dyn Observer> = printer.clone();
+    let report = session
+        .apply(
+            plan,
+            &ApplyOptions {
+                parallelism,
+                cancel,
+            },
+            observer,
+        )
+        .await;
+    printer.finish_progress();
+    watcher.abort();
+    let report = report?;
+    print_report(printer, &report, session);
+    Ok(if report.ok() { 0 } else { 1 })
+}
+
+fn print_report(printer: &Printer, report: &ApplyReport, session: &Session) {
+    if printer.json {
+        printer.json_out(&json!({"report": report, "ok": report.ok(), "serial": session.state.as_ref().map(|s| s.serial)}));
+        return;
+    }
+    if report.ok() {
+        printer.out(&printer.paint(
+            &format!("\nApply complete: {} steps done.", report.completed),
+            Style::Add,
+        ));
+        return;
+    }
+    let mut lines = vec![String::new(), printer.paint(&format!("Apply finished with problems: {} steps done, {} failed, {} skipped, {} not started.", report.completed, report.failed.len(), report.skipped.len(), report.not_started.len()), Style::Remove)];
+    if report.interrupted {
+        lines.push("Interrupted: state is saved; run the same command again to continue.".into());
+    }
+    for f in &report.failed {
+        lines.push(format!("  failed  {}: {}", f.address, f.error));
+    }
+    for f in &report.skipped {
+        lines.push(format!("  skipped {}: {}", f.address, f.error));
+    }
+    printer.out(&lines.join("\n"));
+}
+
+pub async fn destroy(printer: Arc<Printer>, a: DestroyArgs) -> anyhow::Result<u8> {
+    let ctx = Context::open(&a.files, "destroy", &printer).await?;
+    let mut session = ctx.session;
+    let plan = session.plan(Vec::new(), true, printer.as_ref()).await?;
+    print_plan(&printer, &plan);
+    let mut code = 0;
+    if plan.has_changes() {
+        confirm(a.auto_approve, "destroy")?;
+        code = execute(&printer, &mut session, &plan, a.parallelism).await?;
+    }
+    let left = session.provider.list_owned(&session.env.name).await?;
+    if left.is_empty() {
+        printer.info(&printer.paint(
+            &format!(
+                "Verified: nothing tagged hoist-env={} remains in {}.",
+                session.env.name, session.env.cloud
+            ),
+            Style::Add,
+        ));
+        return Ok(code);
+    }
+    let mut lines = vec![format!(
+        "{} resources tagged hoist-env={} still exist in {}:",
+        left.len(),
+        session.env.name,
+        session.env.cloud
+    )];
+    lines.extend(
+        left.iter()
+            .map(|r| format!("  {} {} ({}, {})", r.kind, r.cloud_id, r.name, r.status)),
+    );
+    lines.push(
+        "  = hint: run `hoist destroy` again; resources still deleting disappear on their own"
+            .into(),
+    );
+    printer.info(&lines.join("\n"));
+    Ok(1)
+}

@@ -1,0 +1,110 @@
+//! The engine: Terraform's loop. Refresh what state knows, diff it against the blueprint
+//! into a plan, apply the plan in dependency order, and record every step.
+
+mod apply;
+mod events;
+mod plan;
+mod recover;
+mod refresh;
+mod retry;
+
+pub use apply::{ApplyOptions, ApplyReport, StepFailure};
+pub use events::{Event, Observer, Silent};
+pub use plan::{Plan, PlanError, Summary, PLAN_FORMAT};
+pub use refresh::{drift, refresh_all, Drift, DriftKind};
+pub use retry::RetryPolicy;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hoist_provider::{Ownership, Provider};
+use hoist_state::{Lock, State, Store};
+use serde::{Deserialize, Serialize};
+
+/// The environment-wide settings a run needs besides resources: who owns what it creates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvSettings {
+    pub name: String,
+    pub cloud: String,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<String>,
+    /// Lifetime in seconds, counted from the environment's first apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<i64>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_hourly_usd: Option<f64>,
+}
+
+impl EnvSettings {
+    pub fn from_blueprint(bp: &hoist_blueprint::Blueprint) -> Self {
+        Self {
+            name: bp.name.clone(),
+            cloud: bp.cloud.as_str().into(),
+            region: bp.region.clone(),
+            latency: bp.latency.map(|l| format!("{l:?}").to_ascii_lowercase()),
+            ttl_seconds: bp.ttl.map(|d| d.num_seconds()),
+            tags: bp.tags.clone(),
+            budget_hourly_usd: bp.budget_hourly_usd,
+        }
+    }
+
+    /// When an environment created at `created_at` expires.
+    pub fn expires_at(&self, created_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.ttl_seconds
+            .map(|s| created_at + chrono::Duration::seconds(s))
+    }
+}
+
+/// One locked run against one environment: its state, its cloud, and its settings.
+pub struct Session {
+    pub lock: Lock,
+    pub state: Option<State>,
+    pub provider: Arc<dyn Provider>,
+    pub env: EnvSettings,
+    pub retry: RetryPolicy,
+}
+
+impl Session {
+    /// Lock the environment, load its state, and finish what an interrupted run left in the journal.
+    pub async fn open(
+        store: &Store,
+        operation: &str,
+        env: EnvSettings,
+        provider: Arc<dyn Provider>,
+        observer: &dyn Observer,
+    ) -> anyhow::Result<Session> {
+        let lock = store.lock(operation)?;
+        let state = lock.load()?;
+        let mut session = Session {
+            lock,
+            state,
+            provider,
+            env,
+            retry: RetryPolicy::default(),
+        };
+        session.recover(observer).await?;
+        Ok(session)
+    }
+
+    /// Ownership for resources this run creates.
+    pub fn ownership(&self, state: &State) -> Ownership {
+        Ownership {
+            env: self.env.name.clone(),
+            lineage: state.lineage.clone(),
+            expires_at: state.expires_at.map(|t| t.to_rfc3339()),
+        }
+    }
+
+    /// The state to apply onto: the existing one, or a fresh one for a new environment.
+    pub fn state_or_new(&self) -> State {
+        self.state.clone().unwrap_or_else(|| {
+            let mut s = State::new(&self.env.name, &self.env.cloud, &self.env.region);
+            s.expires_at = self.env.expires_at(s.created_at);
+            s
+        })
+    }
+}

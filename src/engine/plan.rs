@@ -1,0 +1,289 @@
+//! Planning: the difference between the blueprint's resources and the cloud's, as changes.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use hoist_provider::{
+    diff_attrs, Action, Address, Attrs, Change, Lifecycle, ProviderError, ReplaceOrder,
+    ResourceConfig, ResourceState,
+};
+use serde::{Deserialize, Serialize};
+
+use super::refresh::{refresh, Observations};
+use super::{EnvSettings, Event, Observer, Session};
+
+/// The version tag of saved plan files.
+pub const PLAN_FORMAT: &str = "hoist-plan/1";
+
+/// A plan: what will change, made against one version of state (lineage + serial), so that
+/// applying it later to a state that moved is refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: String,
+    pub env: EnvSettings,
+    pub lineage: Option<String>,
+    pub serial: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub desired: Vec<ResourceConfig>,
+    pub changes: Vec<Change>,
+    /// Cloud ids of old halves of interrupted replacements, to delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace(_) => s.replace += 1,
+                Action::Delete => s.destroy += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read the cloud: {0}\n  = hint: check the provider's credentials and endpoint, then retry")]
+    Refresh(ProviderError),
+    #[error("cannot place {address}: {error}\n  = hint: {hint}")]
+    Placement {
+        address: Address,
+        error: ProviderError,
+        hint: String,
+    },
+}
+
+impl Session {
+    /// Refresh (unless `refresh` is false) and diff `desired` against what exists.
+    pub async fn plan(
+        &self,
+        mut desired: Vec<ResourceConfig>,
+        refresh_first: bool,
+        observer: &dyn Observer,
+    ) -> Result<Plan, PlanError> {
+        let empty = BTreeMap::new();
+        let known = self.state.as_ref().map_or(&empty, |s| &s.resources);
+        let observed: Observations = if refresh_first {
+            let all: Vec<&ResourceState> = known.values().collect();
+            refresh(self.provider.as_ref(), &all, &self.retry, observer)
+                .await
+                .map_err(PlanError::Refresh)?
+        } else {
+            known
+                .values()
+                .map(|r| {
+                    (
+                        r.address.clone(),
+                        Some(hoist_provider::Observed {
+                            cloud_id: r.cloud_id.clone(),
+                            attrs: r.attrs.clone(),
+                            outputs: r.outputs.clone(),
+                            lifecycle: Lifecycle::Ready,
+                        }),
+                    )
+                })
+                .collect()
+        };
+        let mut changes = Vec::with_capacity(desired.len());
+        for cfg in &desired {
+            changes.push(self.change_for(
+                cfg,
+                known.get(&cfg.address),
+                observed.get(&cfg.address).and_then(Option::as_ref),
+            ));
+        }
+        propagate_replacements(&desired, &mut changes);
+        let wanted: HashSet<&Address> = desired.iter().map(|c| &c.address).collect();
+        for r in known.values().filter(|r| !wanted.contains(&r.address)) {
+            changes.push(Change {
+                address: r.address.clone(),
+                action: Action::Delete,
+                before: Some(r.attrs.clone()),
+                after: None,
+                diffs: vec![],
+                reason: "not in the blueprint".into(),
+                notes: vec![],
+            });
+        }
+        let deposed = self
+            .state
+            .as_ref()
+            .map(|s| s.deposed.clone())
+            .unwrap_or_default();
+        for r in &deposed {
+            changes.push(Change {
+                address: r.address.clone(),
+                action: Action::Delete,
+                before: Some(r.attrs.clone()),
+                after: None,
+                diffs: vec![],
+                reason: format!("old {} left by an interrupted replacement", r.cloud_id),
+                notes: vec![],
+            });
+        }
+        self.place(&mut desired, &mut changes, observer).await?;
+        Ok(Plan {
+            format: PLAN_FORMAT.into(),
+            env: self.env.clone(),
+            lineage: self.state.as_ref().map(|s| s.lineage.clone()),
+            serial: self.state.as_ref().map(|s| s.serial),
+            created_at: Utc::now(),
+            desired,
+            changes,
+            deposed: deposed.into_iter().map(|r| r.cloud_id).collect(),
+        })
+    }
+
+    fn change_for(
+        &self,
+        cfg: &ResourceConfig,
+        prior: Option<&ResourceState>,
+        observed: Option<&hoist_provider::Observed>,
+    ) -> Change {
+        let create = |reason: &str| Change {
+            address: cfg.address.clone(),
+            action: Action::Create,
+            before: None,
+            after: Some(cfg.attrs.clone()),
+            diffs: vec![],
+            reason: reason.into(),
+            notes: vec![],
+        };
+        let (Some(prior), Some(obs)) = (prior, observed) else {
+            return create(if prior.is_some() {
+                "deleted outside hoist"
+            } else {
+                "new in the blueprint"
+            });
+        };
+        if obs.lifecycle == Lifecycle::Deleting {
+            let order = ReplaceOrder::DestroyBeforeCreate;
+            return Change {
+                address: cfg.address.clone(),
+                action: Action::Replace(order),
+                before: Some(prior.attrs.clone()),
+                after: Some(cfg.attrs.clone()),
+                diffs: vec![],
+                reason: "being deleted outside hoist".into(),
+                notes: vec![],
+            };
+        }
+        let rules = self.provider.rules(cfg.address.kind());
+        let d = diff_attrs(&rules, &cfg.attrs, &obs.attrs);
+        // Fields an autoscaler owns keep their live value.
+        let mut after: Attrs = cfg.attrs.clone();
+        if let Some(owned) = rules.ignored(&cfg.attrs) {
+            if let Some(live) = obs.attrs.get(owned) {
+                after.insert(owned.into(), live.clone());
+            }
+        }
+        Change {
+            address: cfg.address.clone(),
+            action: d.action,
+            before: Some(obs.attrs.clone()),
+            after: Some(after),
+            diffs: d.diffs,
+            reason: d.reason,
+            notes: vec![],
+        }
+    }
+
+    /// Ask the provider where new resources can go now (stockouts, quotas).
+    async fn place(
+        &self,
+        desired: &mut [ResourceConfig],
+        changes: &mut [Change],
+        observer: &dyn Observer,
+    ) -> Result<(), PlanError> {
+        let creating: HashSet<Address> = changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Replace(_)))
+            .map(|c| c.address.clone())
+            .collect();
+        for cfg in desired.iter_mut().filter(|c| creating.contains(&c.address)) {
+            let address = cfg.address.clone();
+            let placing = self.retry.run(&address, observer, || {
+                let mut attempt = cfg.clone();
+                async move {
+                    self.provider
+                        .place(&mut attempt)
+                        .await
+                        .map(|n| (n, attempt))
+                }
+            });
+            let (notes, placed) = placing
+                .await
+                .map_err(|error| placement_error(&address, error))?;
+            *cfg = placed;
+            if let Some(change) = changes.iter_mut().find(|c| c.address == cfg.address) {
+                for n in &notes {
+                    observer.event(Event::Note {
+                        address: Some(cfg.address.clone()),
+                        message: n.clone(),
+                    });
+                }
+                change.notes = notes;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn placement_error(address: &Address, error: ProviderError) -> PlanError {
+    let hint = match &error {
+        ProviderError::Capacity { .. } => "allow more zones (node pool `zones` or network.zones), another accelerator, or another region; `hoist sim capacity` shows the simulated stock".to_string(),
+        ProviderError::Quota { .. } => "request a quota increase, or lower the pool's max".to_string(),
+        _ => "retry later".to_string(),
+    };
+    PlanError::Placement {
+        address: address.clone(),
+        error,
+        hint,
+    }
+}
+
+/// A resource whose dependency is destroyed and recreated must be recreated with it.
+fn propagate_replacements(desired: &[ResourceConfig], changes: &mut [Change]) {
+    loop {
+        let replaced: HashSet<Address> = changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Replace(ReplaceOrder::DestroyBeforeCreate)))
+            .map(|c| c.address.clone())
+            .collect();
+        let mut changed = false;
+        for (cfg, change) in desired.iter().zip(changes.iter_mut()) {
+            if !matches!(
+                change.action,
+                Action::NoOp | Action::Update | Action::Replace(ReplaceOrder::CreateBeforeDestroy)
+            ) {
+                continue;
+            }
+            if let Some(dep) = cfg.depends_on.iter().find(|d| replaced.contains(*d)) {
+                change.action = Action::Replace(ReplaceOrder::DestroyBeforeCreate);
+                change.reason = format!("{dep} is replaced");
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! All output goes through the printer: human text (coloured only on a terminal without
+//! NO_COLOR), progress (a bar on a terminal, timestamped lines otherwise), or JSON.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use hoist_provider::{Action, ReplaceOrder};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use crate::engine::{Event, Observer, Plan};
+
+#[derive(Clone, Copy)]
+pub enum Style {
+    Add,
+    Change,
+    Remove,
+    Dim,
+    Bold,
+    Warn,
+}
+
+pub struct Printer {
+    pub json: bool,
+    color: bool,
+    tty: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Printer {
+    pub fn new(json: bool, no_color: bool) -> Self {
+        let tty = std::io::stdout().is_terminal();
+        let color = tty && !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Self {
+            json,
+            color,
+            tty,
+            bar: Mutex::new(None),
+        }
+    }
+
+    pub fn paint(&self, text: &str, style: Style) -> String {
+        paint(self.color, text, style)
+    }
+
+    /// A line of the command's result on stdout.
+    pub fn out(&self, text: &str) {
+        match &*self.bar.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(bar) => bar.println(text),
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{text}");
+            }
+        }
+    }
+
+    /// Diagnostics and progress go to stderr when stdout carries JSON.
+    pub fn info(&self, text: &str) {
+        if self.json {
+            eprintln!("{text}");
+        } else {
+            self.out(text);
+        }
+    }
+
+    pub fn json_out(&self, value: &Value) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
+        println!("{text}");
+    }
+
+    /// Start a progress bar for `total` steps (only on a terminal, and not in JSON mode).
+    pub fn start_progress(&self, total: usize) {
+        if self.tty && !self.json && total > 0 {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+        }
+    }
+
+    pub fn finish_progress(&self) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn progress_line(&self, text: String, advance: bool) {
+        let guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        match &*guard {
+            Some(bar) => {
+                if advance {
+                    bar.inc(1);
+                    bar.println(text);
+                } else {
+                    bar.set_message(text);
+                }
+            }
+            None => {
+                drop(guard);
+                let stamp = chrono::Local::now().format("%H:%M:%S");
+                self.info(&format!("[{stamp}] {text}"));
+            }
+        }
+    }
+}
+
+pub fn paint(color: bool, text: &str, style: Style) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let code = match style {
+        Style::Add => "32",
+        Style::Change => "33",
+        Style::Remove => "31",
+        Style::Dim => "2",
+        Style::Bold => "1",
+        Style::Warn => "33;1",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+impl Observer for Printer {
+    fn event(&self, event: Event) {
+        match event {
+            Event::Started {
+                address,
+                action,
+                verb,
+            } => self.progress_line(
+                format!("{} {address}: {verb}…", action.symbol().trim()),
+                false,
+            ),
+            Event::Finished {
+                address,
+                verb,
+                elapsed,
+                cloud_id,
+            } => self.progress_line(
+                format!(
+                    "{address}: {verb} in {:.1}s [{cloud_id}]",
+                    elapsed.as_secs_f64()
+                ),
+                true,
+            ),
+            Event::Failed { address, error } => self.progress_line(
+                self.paint(&format!("{address}: failed: {error}"), Style::Remove),
+                true,
+            ),
+            Event::Skipped { address, reason } => {
+                self.progress_line(format!("{address}: skipped: {reason}"), true)
+            }
+            Event::Retrying {
+                address,
+                error,
+                attempt,
+                delay,
+            } => self.progress_line(
+                self.paint(
+                    &format!(
+                        "{address}: retry {attempt} in {}ms after: {error}",
+                        delay.as_millis()
+                    ),
+                    Style::Dim,
+                ),
+                false,
+            ),
+            Event::Note {
+                address: Some(a),
+                message,
+            } => self.progress_line(format!("{a}: {message}"), false),
+            Event::Note {
+                address: None,
+                message,
+            } => self.progress_line(message, false),
+        }
+    }
+}
+
+fn style_of(action: Action) -> Style {
+    match action {
+        Action::Create => Style::Add,
+        Action::Update => Style::Change,
+        Action::Replace(_) => Style::Change,
+        Action::Delete => Style::Remove,
+        Action::NoOp => Style::Dim,
+    }
+}
+
+fn short(v: &Option<Value>) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// The human rendering of a plan, Terraform-style.
+pub fn render_plan(plan: &Plan, color: bool) -> String {
+    let mut out = Vec::new();
+    let env = &plan.env;
+    if !plan.has_changes() {
+        out.push(format!(
+            "No changes. Environment {:?} ({} {}) matches the blueprint.",
+            env.name, env.cloud, env.region
+        ));
+        return out.join("\n");
+    }
+    out.push(format!(
+        "hoist will make these changes to environment {:?} ({} {}):",
+        env.name, env.cloud, env.region
+    ));
+    out.push(String::new());
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        let header = format!("{:>3} {}", c.action.symbol(), c.address);
+        let label = match c.action {
+            Action::Create => "create".to_string(),
+            Action::Update => "update in place".to_string(),
+            Action::Replace(ReplaceOrder::CreateBeforeDestroy) => {
+                "replace, create before destroy".to_string()
+            }
+            Action::Replace(ReplaceOrder::DestroyBeforeCreate) => {
+                "replace, destroy before create".to_string()
+            }
+            Action::Delete => "destroy".to_string(),
+            Action::NoOp => String::new(),
+        };
+        out.push(format!(
+            "{}  {}",
+            paint(color, &header, style_of(c.action)),
+            paint(color, &format!("# {label}: {}", c.reason), Style::Dim)
+        ));
+        match c.action {
+            Action::Create => {
+                for (k, v) in c.after.iter().flatten().filter(|(_, v)| !v.is_null()) {
+                    out.push(format!("        {k}: {v}"));
+                }
+            }
+            Action::Update | Action::Replace(_) => {
+                for d in &c.diffs {
+                    let tail = if d.forces_replacement {
+                        paint(color, "  # forces replacement", Style::Warn)
+                    } else {
+                        String::new()
+                    };
+                    out.push(format!(
+                        "      ~ {}: {} → {}{tail}",
+                        d.field,
+                        short(&d.before),
+                        short(&d.after)
+                    ));
+                }
+            }
+            _ => {}
+        }
+        for n in &c.notes {
+            out.push(paint(color, &format!("        note: {n}"), Style::Warn));
+        }
+    }
+    let s = plan.summary();
+    out.push(String::new());
+    out.push(paint(
+        color,
+        &format!(
+            "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+            s.add, s.change, s.replace, s.destroy
+        ),
+        Style::Bold,
+    ));
+    out.join("\n")
+}
