@@ -210,12 +210,9 @@ fn phases(plan: &Plan, state: &State) -> (Vec<Step>, Vec<Step>, Vec<Step>) {
                     deposing: Some(prior),
                 });
             }
-            (Action::Delete, _, Some(prior))
-                if !plan.deposed.contains(&prior.cloud_id)
-                    || change.reason == "not in the blueprint" =>
-            {
-                destroy.push(Step::Delete { prior })
-            }
+            // Only an address gone from the blueprint deletes its live resource; a deleted
+            // address still in the blueprint is a deposed one, deleted by cloud id below.
+            (Action::Delete, None, Some(prior)) => destroy.push(Step::Delete { prior }),
             _ => {}
         }
     }

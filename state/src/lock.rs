@@ -72,23 +72,13 @@ impl Lock {
             operation: operation.into(),
             created_at: Utc::now(),
         };
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                let body = serde_json::to_vec_pretty(&info).expect("lock info serializes");
-                f.write_all(&body)
-                    .and_then(|_| f.sync_all())
-                    .map_err(io(&path))?;
-                sync_dir(store.dir()).map_err(io(store.dir()))?;
-                Ok(Lock { store, info })
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(locked_error(&path)),
-            Err(e) => Err(StateError::Io { path, source: e }),
+        match create_lock_file(&path, &info) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => take_over_if_stale(&store, &info)?,
+            Err(e) => return Err(StateError::Io { path, source: e }),
         }
+        sync_dir(store.dir()).map_err(io(store.dir()))?;
+        Ok(Lock { store, info })
     }
 
     pub fn info(&self) -> &LockInfo {
@@ -145,6 +135,49 @@ impl Drop for Lock {
             let _ = std::fs::remove_file(&path);
         }
     }
+}
+
+fn create_lock_file(path: &Path, info: &LockInfo) -> std::io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    let body = serde_json::to_vec_pretty(info).expect("lock info serializes");
+    f.write_all(&body).and_then(|_| f.sync_all())
+}
+
+/// A lock whose holder ran on this host and has died (e.g. killed with SIGKILL) protects
+/// nothing: take it over. Takeovers are serialized with flock so two runs cannot both win.
+fn take_over_if_stale(store: &Store, info: &LockInfo) -> Result<(), StateError> {
+    let path = store.lock_path();
+    let guard_path = store.dir().join(format!("{}.lock.takeover", store.env()));
+    let guard = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&guard_path)
+        .map_err(io(&guard_path))?;
+    use std::os::fd::AsRawFd;
+    if unsafe { libc::flock(guard.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(StateError::Io {
+            path: guard_path,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    let stale =
+        read_info(&path).is_some_and(|held| held.host == hostname() && !process_alive(held.pid));
+    if !stale {
+        return match create_lock_file(&path, info) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(locked_error(&path)),
+            Err(e) => Err(StateError::Io { path, source: e }),
+        };
+    }
+    std::fs::remove_file(&path).map_err(io(&path))?;
+    create_lock_file(&path, info).map_err(io(&path))
+    // The flock is released when `guard` is dropped.
 }
 
 fn unknown_holder() -> LockInfo {
@@ -269,5 +302,32 @@ mod tests {
         ));
         store.unlock(&id).unwrap();
         store.lock("apply").unwrap();
+    }
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn lock_of_a_dead_local_process_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), "demo");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = child.id();
+        child.wait().unwrap();
+        let info = LockInfo {
+            id: "old".into(),
+            user: "u".into(),
+            host: hostname(),
+            pid: dead_pid,
+            operation: "apply".into(),
+            created_at: Utc::now(),
+        };
+        create_lock_file(&store.lock_path(), &info).unwrap();
+        let lock = store.lock("apply").unwrap();
+        assert_ne!(lock.info().id, "old");
+        // A live holder (this process) is not taken over.
+        assert!(matches!(store.lock("plan"), Err(StateError::Locked { .. })));
     }
 }

@@ -1,0 +1,178 @@
+//! The one helper for end-to-end tests: a temp directory with its own simulated cloud and
+//! state, and the real `hoist` binary run against them.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub struct TestContext {
+    pub dir: tempfile::TempDir,
+    pub latency: &'static str,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
+    }
+}
+
+/// A blueprint for environment `name` with a GPU pool; tests edit the text for variants.
+pub fn blueprint(name: &str, accelerator: &str, min: u32, desired: u32, max: u32) -> String {
+    format!(
+        "apiVersion: hoist/v1\nname: {name}\nprovider:\n  cloud: sim\n  region: sim-east1\nnetwork:\n  zones: 3\nnode_pools:\n  - name: gpu\n    accelerator: {accelerator}\n    min: {min}\n    desired: {desired}\n    max: {max}\n  - name: cpu\n    instance_type: sim-standard-4\n    min: 1\n    max: 1\n"
+    )
+}
+
+impl TestContext {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            latency: "instant",
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn sim_dir(&self) -> PathBuf {
+        self.path("sim")
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("HOIST_SIM_DIR", self.sim_dir())
+            .env("HOIST_SIM_LATENCY", self.latency)
+            .env("NO_COLOR", "1")
+            .env_remove("HOIST_STATE_DIR")
+            .env_remove("HOIST_FAILPOINT")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn hoist(&self, args: &[&str]) -> Run {
+        self.command(args).output().expect("run hoist").into()
+    }
+
+    /// Run and insist on `code`, showing the output when it differs.
+    pub fn expect(&self, args: &[&str], code: i32) -> Run {
+        let r = self.hoist(args);
+        assert_eq!(
+            r.code, code,
+            "hoist {args:?} exited {} (wanted {code})\nstdout:\n{}\nstderr:\n{}",
+            r.code, r.stdout, r.stderr
+        );
+        r
+    }
+
+    pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
+        let mut c = self.command(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hoist")
+    }
+
+    /// The simulated cloud's resources tagged for `env`: cloud id → address tag.
+    pub fn inventory(&self, env: &str) -> BTreeMap<String, String> {
+        let r = self.expect(&["sim", "list", "--env", env, "--json"], 0);
+        let rows: Vec<Value> = serde_json::from_str(&r.stdout).expect("sim list json");
+        rows.iter()
+            .map(|r| {
+                (
+                    r["cloud_id"].as_str().unwrap().to_string(),
+                    r["tags"]["hoist-address"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The state file of `env`, as JSON.
+    pub fn state(&self, env: &str) -> Value {
+        let text = std::fs::read_to_string(self.state_path(env)).expect("state file");
+        serde_json::from_str(&text).expect("state json")
+    }
+
+    pub fn state_path(&self, env: &str) -> PathBuf {
+        self.path(&format!(".hoist/{env}.state.json"))
+    }
+
+    /// State's resources (and deposed ones): cloud id → address.
+    pub fn state_inventory(&self, env: &str) -> BTreeMap<String, String> {
+        let s = self.state(env);
+        let mut out: BTreeMap<String, String> = s["resources"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|r| {
+                (
+                    r["cloud_id"].as_str().unwrap().to_string(),
+                    r["address"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for r in s["deposed"].as_array().into_iter().flatten() {
+            out.insert(
+                r["cloud_id"].as_str().unwrap().to_string(),
+                r["address"].as_str().unwrap().to_string(),
+            );
+        }
+        out
+    }
+
+    /// The cloud holds exactly what state records, one resource per address.
+    pub fn assert_converged(&self, env: &str) {
+        let cloud = self.inventory(env);
+        let state = self.state_inventory(env);
+        assert_eq!(
+            cloud, state,
+            "cloud inventory (left) differs from state (right)"
+        );
+        let mut addresses: Vec<&String> = cloud.values().collect();
+        let n = addresses.len();
+        addresses.sort();
+        addresses.dedup();
+        assert_eq!(
+            addresses.len(),
+            n,
+            "duplicate resources for one address: {cloud:?}"
+        );
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        Path::new(&self.path(rel)).exists()
+    }
+}

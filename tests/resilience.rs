@@ -1,0 +1,154 @@
+//! Flaky clouds, stockouts, quotas and concurrent runs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{blueprint, TestContext};
+
+#[test]
+fn converges_with_twenty_percent_injected_faults() {
+    let t = TestContext::new();
+    t.expect(
+        &["sim", "faults", "--transient", "0.1", "--throttle", "0.1"],
+        0,
+    );
+    let mut text = blueprint("flaky", "A100:8", 2, 2, 2);
+    for i in 0..6 {
+        text.push_str(&format!(
+            "  - name: extra{i}\n    accelerator: L4:1\n    min: 1\n    max: 1\n"
+        ));
+    }
+    t.write("hoist.yaml", &text);
+    let r = t.expect(&["apply", "--auto-approve"], 0);
+    assert!(
+        r.stdout.contains("retry"),
+        "faults were injected and retried:\n{}",
+        r.stdout
+    );
+    t.assert_converged("flaky");
+    assert_eq!(t.inventory("flaky").len(), 13);
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+    t.expect(&["destroy", "--auto-approve"], 0);
+    assert!(t.inventory("flaky").is_empty());
+}
+
+#[test]
+fn stockout_moves_the_pool_to_other_zones_and_says_why() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("stock", "A100:8", 2, 2, 2));
+    t.expect(&["sim", "capacity", "sim-east1-a", "A100", "0"], 0);
+    let plan = t.expect(&["plan"], 0);
+    assert!(
+        plan.stdout
+            .contains("note: zone sim-east1-a is out of A100 capacity"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("placing node_pool.gpu in sim-east1-b, sim-east1-c"),
+        "{}",
+        plan.stdout
+    );
+    t.expect(&["apply", "--auto-approve"], 0);
+    let per_zone = &t.state("stock")["resources"]["node_pool.gpu"]["outputs"]["nodes_per_zone"];
+    assert!(per_zone.get("sim-east1-a").is_none(), "{per_zone}");
+    assert_eq!(per_zone["sim-east1-b"], 1);
+    // The stockout is not drift and does not force a replacement later.
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn stockout_found_during_apply_fails_over() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("late", "A100:8", 3, 3, 3));
+    t.expect(&["plan", "--out", "p.hoist"], 0);
+    t.expect(&["sim", "capacity", "sim-east1-b", "A100", "0"], 0);
+    let r = t.expect(&["apply", "p.hoist"], 0);
+    assert!(
+        r.stdout
+            .contains("sim-east1-b out of A100:8 capacity; retrying in sim-east1-a, sim-east1-c"),
+        "{}",
+        r.stdout
+    );
+    t.assert_converged("late");
+}
+
+#[test]
+fn no_zone_left_is_a_clear_error() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("none", "A100:8", 1, 1, 1));
+    for z in ["a", "b", "c"] {
+        t.expect(
+            &["sim", "capacity", &format!("sim-east1-{z}"), "A100", "0"],
+            0,
+        );
+    }
+    let r = t.expect(&["plan"], 1);
+    assert!(r.stderr.contains("insufficient capacity for A100:8 in region sim-east1 (zones: sim-east1-a, sim-east1-b, sim-east1-c)"), "{}", r.stderr);
+    assert!(t.inventory("none").is_empty());
+}
+
+#[test]
+fn quota_below_the_request_fails_the_plan() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("quota", "A100:8", 1, 1, 4));
+    t.expect(&["sim", "quota", "sim-east1", "A100", "16"], 0);
+    let r = t.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        r.stderr.contains("quota exceeded in region sim-east1"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("needs 32 A100 GPUs but the quota is 16"),
+        "{}",
+        r.stderr
+    );
+    assert!(t.inventory("quota").is_empty(), "nothing is created");
+}
+
+#[test]
+fn concurrent_apply_is_refused_with_the_holder() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("busy", "L4:1", 1, 1, 1));
+    let mut first = t.spawn(
+        &["apply", "--auto-approve"],
+        &[("HOIST_SIM_LATENCY", "demo")],
+    );
+    let started = Instant::now();
+    while !t.exists(".hoist/busy.lock") && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = t.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        second.stderr.contains("locked by another run"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("(pid {})", first.id())),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("`apply`"), "{}", second.stderr);
+    assert!(first.wait().unwrap().success());
+    t.assert_converged("busy");
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn unlock_breaks_a_lock_by_id() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("held", "L4:1", 1, 1, 1));
+    std::fs::create_dir_all(t.path(".hoist")).unwrap();
+    let lock = r#"{"id":"abc-123","user":"ci","host":"elsewhere","pid":1,"operation":"apply","created_at":"2026-01-01T00:00:00Z"}"#;
+    t.write(".hoist/held.lock", lock);
+    let r = t.expect(&["plan"], 1);
+    assert!(r.stderr.contains("ci@elsewhere"), "{}", r.stderr);
+    assert!(r.stderr.contains("hoist unlock abc-123"), "{}", r.stderr);
+    t.expect(&["unlock", "wrong"], 1);
+    t.expect(&["unlock", "abc-123"], 0);
+    t.expect(&["plan"], 0);
+}
