@@ -203,7 +203,7 @@ impl<'s> Checker<'s> {
                 self.push(
                     pos,
                     format!("{place} is missing the required key `{req}`"),
-                    None,
+                    Some(format!("add `{req}:` here; `hoist schema` lists every key")),
                 );
             }
         }

@@ -11,6 +11,16 @@ pub struct Pos {
     pub col: usize,
 }
 
+impl Pos {
+    fn min_with(self, other: Pos) -> Pos {
+        if (self.line, self.col) <= (other.line, other.col) {
+            self
+        } else {
+            other
+        }
+    }
+}
+
 impl From<Marker> for Pos {
     fn from(m: Marker) -> Self {
         Pos {
@@ -192,10 +202,14 @@ impl MarkedEventReceiver for Builder {
                         value: Value::Seq(items),
                         pos,
                     },
-                    Some(Frame::Map(pos, entries, _)) => Node {
-                        value: Value::Map(entries),
-                        pos,
-                    },
+                    Some(Frame::Map(pos, entries, _)) => {
+                        // A block mapping is best located at its first key.
+                        let pos = entries.first().map_or(pos, |(k, _)| k.pos.min_with(pos));
+                        Node {
+                            value: Value::Map(entries),
+                            pos,
+                        }
+                    }
                     None => return,
                 };
                 self.push_node(node);
@@ -214,6 +228,9 @@ impl MarkedEventReceiver for Builder {
 
 /// Parse one YAML document into a located tree.
 pub fn parse(source: &str) -> Result<Node, SyntaxError> {
+    if let Some(err) = tab_indentation(source) {
+        return Err(err);
+    }
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(source);
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
@@ -237,6 +254,21 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
         value: Value::Null,
         pos: Pos { line: 1, col: 1 },
     }))
+}
+
+/// YAML forbids tabs in indentation; the parser notices late and points elsewhere.
+fn tab_indentation(source: &str) -> Option<SyntaxError> {
+    source.lines().enumerate().find_map(|(i, line)| {
+        let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+        indent.find('\t').map(|col| SyntaxError {
+            pos: Pos {
+                line: i + 1,
+                col: indent[..col].chars().count() + 1,
+            },
+            message: "a tab is used for indentation".into(),
+            hint: Some("YAML indents with spaces only; replace the tab with spaces".into()),
+        })
+    })
 }
 
 #[cfg(test)]

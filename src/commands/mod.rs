@@ -105,8 +105,17 @@ impl Context {
     ) -> anyhow::Result<Context> {
         let blueprint = load_blueprint(files)?;
         let env = EnvSettings::from_blueprint(&blueprint);
+        // Expand against static region facts first, so a bad blueprint never opens the cloud.
+        let desired = match cloud_info(&env.cloud) {
+            Some(info) => blueprint.expand(info.as_ref())?,
+            None => Vec::new(),
+        };
         let provider = open_provider(&env)?;
-        let desired = blueprint.expand(provider.as_ref())?;
+        let desired = if desired.is_empty() {
+            blueprint.expand(provider.as_ref())?
+        } else {
+            desired
+        };
         let session = Session::open(
             &store(files, &blueprint.name),
             operation,
