@@ -1,1 +1,111 @@
-fn main() {}
+//! Scale benchmark: `cargo run --release --bin hoist-bench [-- SIZES...]`.
+//!
+//! Generates blueprints with N node pools on the simulated cloud's `instant` profile, runs
+//! the real release `hoist` binary for apply, no-op plan and destroy, and reports wall time
+//! and peak resident memory of each process (from wait4's rusage). Not a test: the numbers
+//! are for people, and depend on the machine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn blueprint(pools: usize) -> String {
+    let mut s = format!("apiVersion: hoist/v1\nname: bench{pools}\nprovider:\n  cloud: sim\n  region: sim-central1\n  latency: instant\nnetwork:\n  cidr: 10.0.0.0/16\n  zones: 4\nnode_pools:\n");
+    for i in 0..pools {
+        let acc = ["A100:8", "L4:1", "H100:8", "T4:4"][i % 4];
+        s.push_str(&format!("  - name: pool-{i}\n    accelerator: {acc}\n    min: 0\n    desired: 1\n    max: 3\n    labels:\n      team: t{}\n", i % 17));
+    }
+    s
+}
+
+struct Measure {
+    seconds: f64,
+    peak_mb: f64,
+    code: i32,
+}
+
+fn run(hoist: &Path, dir: &Path, args: &[&str]) -> Measure {
+    let started = Instant::now();
+    let child = Command::new(hoist)
+        .args(args)
+        .current_dir(dir)
+        .env("HOIST_SIM_DIR", dir.join("sim"))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hoist");
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Measure {
+        seconds: started.elapsed().as_secs_f64(),
+        peak_mb: usage.ru_maxrss as f64 / 1024.0,
+        code,
+    }
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1000, 5000]
+    } else {
+        sizes
+    };
+    let hoist: PathBuf = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("hoist");
+    assert!(
+        hoist.exists(),
+        "build the hoist binary first: cargo build --release"
+    );
+    println!(
+        "{:>6} {:>9} {:>22} {:>22} {:>22}",
+        "pools", "resources", "apply s / MB", "no-op plan s / MB", "destroy s / MB"
+    );
+    for n in sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("hoist.yaml"), blueprint(n)).expect("write blueprint");
+        let apply = run(
+            &hoist,
+            dir.path(),
+            &["apply", "--auto-approve", "--parallelism", "16"],
+        );
+        let plan = run(&hoist, dir.path(), &["plan", "--detailed-exitcode"]);
+        let destroy = run(
+            &hoist,
+            dir.path(),
+            &["destroy", "--auto-approve", "--parallelism", "16"],
+        );
+        for (what, m, want) in [
+            ("apply", &apply, 0),
+            ("plan", &plan, 0),
+            ("destroy", &destroy, 0),
+        ] {
+            if m.code != want {
+                eprintln!(
+                    "warning: {what} of {n} pools exited {} (expected {want})",
+                    m.code
+                );
+            }
+        }
+        let cell = |m: &Measure| format!("{:>9.3} / {:>7.1}", m.seconds, m.peak_mb);
+        println!(
+            "{:>6} {:>9} {:>22} {:>22} {:>22}",
+            n,
+            n + 6,
+            cell(&apply),
+            cell(&plan),
+            cell(&destroy)
+        );
+    }
+}

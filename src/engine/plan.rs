@@ -195,11 +195,17 @@ impl Session {
                 after.insert(owned.into(), live.clone());
             }
         }
+        // A no-op carries no attributes: at thousands of resources the copies add up.
+        let (before, after) = if d.action == Action::NoOp {
+            (None, None)
+        } else {
+            (Some(obs.attrs.clone()), Some(after))
+        };
         Change {
             address: cfg.address.clone(),
             action: d.action,
-            before: Some(obs.attrs.clone()),
-            after: Some(after),
+            before,
+            after,
             diffs: d.diffs,
             reason: d.reason,
             notes: vec![],

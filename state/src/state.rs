@@ -61,9 +61,14 @@ impl State {
             message,
             backup: backup.into(),
         };
-        let raw: Value =
+        // Check the version before the shape, so a newer file says "upgrade" rather than "corrupt".
+        #[derive(Deserialize)]
+        struct Header {
+            version: Option<Value>,
+        }
+        let header: Header =
             serde_json::from_str(text).map_err(|e| corrupt(e.line(), e.column(), e.to_string()))?;
-        match raw.get("version").and_then(Value::as_u64) {
+        match header.version.as_ref().and_then(Value::as_u64) {
             None => return Err(corrupt(1, 1, "missing or non-numeric `version`".into())),
             Some(v) if v > STATE_VERSION as u64 => {
                 return Err(StateError::NewerVersion {
@@ -74,7 +79,8 @@ impl State {
             }
             Some(_) => {}
         }
-        let state: State = serde_json::from_value(raw).map_err(|e| corrupt(1, 1, e.to_string()))?;
+        let state: State =
+            serde_json::from_str(text).map_err(|e| corrupt(e.line(), e.column(), e.to_string()))?;
         for (key, r) in &state.resources {
             if key != &r.address {
                 return Err(corrupt(

@@ -18,6 +18,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
             attrs TEXT NOT NULL, outputs TEXT NOT NULL, tags TEXT NOT NULL, env TEXT, token TEXT,
             created_at INTEGER NOT NULL);
          CREATE INDEX IF NOT EXISTS resources_env ON resources(env);
+         CREATE INDEX IF NOT EXISTS resources_parent ON resources(parent);
          CREATE UNIQUE INDEX IF NOT EXISTS resources_token ON resources(token) WHERE token IS NOT NULL;
          CREATE TABLE IF NOT EXISTS capacity(zone TEXT NOT NULL, accelerator TEXT NOT NULL, available INTEGER NOT NULL, PRIMARY KEY(zone, accelerator));
          CREATE TABLE IF NOT EXISTS quotas(region TEXT NOT NULL, accelerator TEXT NOT NULL, max_gpus INTEGER NOT NULL, PRIMARY KEY(region, accelerator));
