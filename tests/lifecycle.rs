@@ -211,3 +211,66 @@ fn state_show_list_and_json_views() {
     let schema: Value = serde_json::from_str(&t.expect(&["schema"], 0).stdout).unwrap();
     assert!(schema["properties"]["node_pools"].is_object());
 }
+
+#[test]
+fn examples_validate_and_plan() {
+    let t = TestContext::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints/examples");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let file = path.to_str().unwrap();
+        let r = t
+            .command(&[
+                "validate",
+                "-f",
+                file,
+                "--state-dir",
+                t.path("state").to_str().unwrap(),
+            ])
+            .env("PR_NUMBER", "42")
+            .output()
+            .unwrap();
+        assert!(
+            r.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+    let pr = dir.join("pr-env.yaml");
+    let r = t
+        .command(&[
+            "plan",
+            "-f",
+            pr.to_str().unwrap(),
+            "--state-dir",
+            t.path("state").to_str().unwrap(),
+        ])
+        .env("PR_NUMBER", "42")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(out.contains("environment \"pr-42\""), "{out}");
+    let unset = t
+        .command(&["plan", "-f", pr.to_str().unwrap()])
+        .env_remove("PR_NUMBER")
+        .output()
+        .unwrap();
+    assert_eq!(unset.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("set the environment variable PR_NUMBER")
+    );
+}
+
+#[test]
+fn plan_output_snapshot() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("snap", "A100:8", 2, 2, 2));
+    t.expect(&["apply", "--auto-approve"], 0);
+    let changed = blueprint("snap", "H100:8", 2, 2, 2).replace("  - name: cpu\n    instance_type: sim-standard-4\n    min: 1\n    max: 1\n", "  - name: cpu\n    instance_type: sim-standard-4\n    min: 3\n    max: 3\n  - name: extra\n    accelerator: L4:1\n    labels:\n      team: eval\n");
+    t.write("hoist.yaml", &changed);
+    let r = t.expect(&["plan", "--detailed-exitcode"], 2);
+    insta::assert_snapshot!("plan_replace_update_create", r.stdout);
+}

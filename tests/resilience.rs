@@ -152,3 +152,99 @@ fn unlock_breaks_a_lock_by_id() {
     t.expect(&["unlock", "abc-123"], 0);
     t.expect(&["plan"], 0);
 }
+
+#[test]
+fn a_failed_step_does_not_stop_independent_branches() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("branch", "A100:8", 1, 1, 1));
+    t.expect(&["plan", "--out", "p.hoist"], 0);
+    for z in ["a", "b", "c"] {
+        t.expect(
+            &["sim", "capacity", &format!("sim-east1-{z}"), "A100", "0"],
+            0,
+        );
+    }
+    let r = t.expect(&["apply", "p.hoist"], 1);
+    assert!(r.stdout.contains("failed  node_pool.gpu: no capacity for A100:8 in region sim-east1; zones tried: sim-east1-a, sim-east1-b, sim-east1-c"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("node_pool.cpu: created"),
+        "the independent pool is still made:\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("6 steps done, 1 failed"), "{}", r.stdout);
+    t.assert_converged("branch");
+    for z in ["a", "b", "c"] {
+        t.expect(
+            &[
+                "sim",
+                "capacity",
+                &format!("sim-east1-{z}"),
+                "A100",
+                "unlimited",
+            ],
+            0,
+        );
+    }
+    t.expect(&["apply", "--auto-approve"], 0);
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+fn interrupt(child: &std::process::Child) {
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+}
+
+#[test]
+fn ctrl_c_finishes_running_steps_saves_state_and_exits_non_zero() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("intr", "L4:1", 1, 1, 1));
+    let child = t.spawn(
+        &["apply", "--auto-approve"],
+        &[("HOIST_SIM_LATENCY", "demo")],
+    );
+    std::thread::sleep(Duration::from_millis(900));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Interrupt: finishing the steps in flight"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("not started"), "{stdout}");
+    assert!(
+        !t.exists(".hoist/intr.journal"),
+        "state was saved and the journal folded in"
+    );
+    assert!(!t.exists(".hoist/intr.lock"), "the lock is released");
+    t.assert_converged("intr");
+    t.expect(&["apply", "--auto-approve"], 0);
+    t.assert_converged("intr");
+}
+
+#[test]
+fn second_ctrl_c_exits_at_once_and_the_next_run_recovers() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &blueprint("twice", "L4:1", 1, 1, 1));
+    let child = t.spawn(
+        &["apply", "--auto-approve"],
+        &[("HOIST_SIM_LATENCY", "realistic")],
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    let asked = Instant::now();
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "exited at once, not after the steps in flight"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.expect(&["apply", "--auto-approve"], 0);
+    t.assert_converged("twice");
+}

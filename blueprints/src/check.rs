@@ -1,6 +1,8 @@
 //! Structural check of a located YAML tree against the blueprint's JSON Schema. It reports
 //! every unknown key, wrong type and bad enum value in one pass, each at its own position,
 //! before serde ever sees the document (serde stops at the first problem and has no lines).
+//! It also gives interpolated values the type the schema expects where they are used: `"42"`
+//! from `{{ env.PR }}` stays a string in `tags`, and `"{{ var.min }}"` becomes a number in `min`.
 
 use serde_json::Value as J;
 
@@ -45,7 +47,7 @@ impl<'s> Checker<'s> {
     }
 
     /// Check `node` (at `path`) against `schema`.
-    pub fn check(&mut self, node: &Node, schema: &'s J, path: &str) {
+    pub fn check(&mut self, node: &mut Node, schema: &'s J, path: &str) {
         let schema = self.resolve(schema);
         if let Some(all) = schema.get("allOf").and_then(J::as_array) {
             for s in all {
@@ -61,6 +63,9 @@ impl<'s> Checker<'s> {
             return;
         }
         if let Some(types) = schema.get("type") {
+            if node.templated {
+                coerce(node, types);
+            }
             if !type_matches(node, types) {
                 let expected = describe_types(types);
                 self.push(
@@ -84,11 +89,12 @@ impl<'s> Checker<'s> {
                 );
             }
         }
-        match &node.value {
-            Value::Map(entries) => self.check_object(node.pos, entries, schema, path),
+        let pos = node.pos;
+        match &mut node.value {
+            Value::Map(entries) => self.check_object(pos, entries, schema, path),
             Value::Seq(items) => {
                 if let Some(item_schema) = schema.get("items") {
-                    for (i, item) in items.iter().enumerate() {
+                    for (i, item) in items.iter_mut().enumerate() {
                         self.check(item, item_schema, &format!("{path}[{i}]"));
                     }
                 }
@@ -97,12 +103,14 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn check_alternatives(&mut self, node: &Node, any: &'s [J], path: &str) {
+    fn check_alternatives(&mut self, node: &mut Node, any: &'s [J], path: &str) {
         let mut attempts = Vec::new();
         for alt in any {
             let mut sub = Checker::new(self.root);
-            sub.check(node, alt, path);
+            let mut candidate = node.clone();
+            sub.check(&mut candidate, alt, path);
             if sub.problems.is_empty() {
+                *node = candidate;
                 return;
             }
             let alt_schema = self.resolve(alt);
@@ -149,10 +157,10 @@ impl<'s> Checker<'s> {
         );
     }
 
-    fn check_object(&mut self, pos: Pos, entries: &[(Node, Node)], schema: &'s J, path: &str) {
+    fn check_object(&mut self, pos: Pos, entries: &mut [(Node, Node)], schema: &'s J, path: &str) {
         let props = schema.get("properties").and_then(J::as_object);
         let additional = schema.get("additionalProperties");
-        for (key, value) in entries {
+        for (key, value) in entries.iter_mut() {
             let name = key.key_text();
             let child = if path.is_empty() {
                 name.clone()
@@ -207,6 +215,30 @@ impl<'s> Checker<'s> {
                 );
             }
         }
+    }
+}
+
+/// Give an interpolated scalar the type wanted here, when its text allows it.
+fn coerce(node: &mut Node, types: &J) {
+    let wants = |t: &str| types == t || types.as_array().is_some_and(|a| a.iter().any(|x| x == t));
+    let text = match &node.value {
+        Value::Str { text, .. } => text.clone(),
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => node.to_json().to_string(),
+        _ => return,
+    };
+    if wants("string") {
+        node.value = Value::Str { text, quoted: true };
+        return;
+    }
+    let typed = crate::yaml::resolve_plain(&text);
+    let fits = matches!(
+        (&typed, wants("integer"), wants("number"), wants("boolean")),
+        (Value::Int(_), true, _, _)
+            | (Value::Int(_) | Value::Float(_), _, true, _)
+            | (Value::Bool(_), _, _, true)
+    );
+    if fits {
+        node.value = typed;
     }
 }
 

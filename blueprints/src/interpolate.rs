@@ -7,7 +7,7 @@ use handlebars::{Handlebars, RenderErrorReason};
 use serde_json::json;
 
 use crate::check::Problem;
-use crate::yaml::{resolve_plain, Node, Value};
+use crate::yaml::{Node, Value};
 
 pub struct Interpolator {
     hb: Handlebars<'static>,
@@ -29,12 +29,11 @@ impl Interpolator {
     pub fn apply(&self, node: &mut Node, problems: &mut Vec<Problem>) {
         match &mut node.value {
             Value::Str { text, .. } if text.contains("{{") => {
-                let whole = is_single_expression(text);
                 match self.hb.render_template(text, &self.context) {
-                    // A value that is one expression takes the type of what it renders to, so
-                    // `min: "{{ var.min }}"` with `min: 2` is the number 2.
-                    Ok(out) if whole => node.value = resolve_plain(&out),
-                    Ok(out) => *text = out,
+                    Ok(out) => {
+                        *text = out;
+                        node.templated = true;
+                    }
                     Err(e) => problems.push(self.problem(node.pos, text, &e)),
                 }
             }
@@ -78,9 +77,4 @@ impl Interpolator {
             hint: Some(hint),
         }
     }
-}
-
-fn is_single_expression(text: &str) -> bool {
-    let t = text.trim();
-    t.starts_with("{{") && t.ends_with("}}") && t[2..t.len() - 2].find("{{").is_none()
 }

@@ -51,10 +51,10 @@ impl Origin {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlueprintError {
-    #[error("cannot read blueprint {}: {source}\n  = hint: pass the blueprint with -f FILE, or create one with `hoist init`", path.display())]
+    #[error("cannot read blueprint {}: {error}\n  = hint: pass the blueprint with -f FILE, or create one with `hoist init`", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}", render(diagnostics, file))]
     Invalid {
@@ -85,9 +85,9 @@ impl BlueprintError {
 
 /// Read, interpolate and validate the blueprint at `path`. `env` supplies `{{ env.X }}`.
 pub fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<Blueprint, BlueprintError> {
-    let source = std::fs::read_to_string(path).map_err(|source| BlueprintError::Read {
+    let source = std::fs::read_to_string(path).map_err(|error| BlueprintError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse(path, &source, env)
 }
@@ -134,7 +134,7 @@ pub fn parse(
     interpolate::Interpolator::new(variables, env).apply(&mut tree, &mut problems);
     let schema = json_schema();
     let mut checker = check::Checker::new(&schema);
-    checker.check(&tree, &schema, "");
+    checker.check(&mut tree, &schema, "");
     problems.extend(checker.problems);
     if !problems.is_empty() {
         return Err(origin.diagnostics(problems));

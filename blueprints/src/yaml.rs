@@ -49,6 +49,8 @@ pub enum Value {
 pub struct Node {
     pub value: Value,
     pub pos: Pos,
+    /// The value came from `{{ ... }}` interpolation, so its type is decided where it is used.
+    pub templated: bool,
 }
 
 impl Node {
@@ -192,7 +194,11 @@ impl MarkedEventReceiver for Builder {
                     TScalarStyle::Plain => resolve_plain(&text),
                     _ => Value::Str { text, quoted: true },
                 };
-                self.push_node(Node { value, pos });
+                self.push_node(Node {
+                    value,
+                    pos,
+                    templated: false,
+                });
             }
             Event::SequenceStart(..) => self.stack.push(Frame::Seq(pos, Vec::new())),
             Event::MappingStart(..) => self.stack.push(Frame::Map(pos, Vec::new(), None)),
@@ -201,6 +207,7 @@ impl MarkedEventReceiver for Builder {
                     Some(Frame::Seq(pos, items)) => Node {
                         value: Value::Seq(items),
                         pos,
+                        templated: false,
                     },
                     Some(Frame::Map(pos, entries, _)) => {
                         // A block mapping is best located at its first key.
@@ -208,6 +215,7 @@ impl MarkedEventReceiver for Builder {
                         Node {
                             value: Value::Map(entries),
                             pos,
+                            templated: false,
                         }
                     }
                     None => return,
@@ -253,6 +261,7 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     Ok(builder.root.unwrap_or(Node {
         value: Value::Null,
         pos: Pos { line: 1, col: 1 },
+        templated: false,
     }))
 }
 

@@ -4,10 +4,10 @@ use crate::LockInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{} failed: {source}", path.display())]
+    #[error("{} failed: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("state file {}:{line}:{column} is corrupt: {message}\n  = hint: the file was left untouched; restore {} or fix the file by hand", path.display(), backup.display())]
     Corrupt {
@@ -54,6 +54,6 @@ pub enum StateError {
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     move |source| StateError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }

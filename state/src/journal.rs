@@ -80,7 +80,7 @@ impl Journal {
             Err(e) => {
                 return Err(StateError::Io {
                     path: self.path.clone(),
-                    source: e,
+                    error: e,
                 })
             }
         };
@@ -111,7 +111,7 @@ impl Journal {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StateError::Io {
                 path: self.path.clone(),
-                source: e,
+                error: e,
             }),
         }
     }

@@ -75,7 +75,7 @@ impl Lock {
         match create_lock_file(&path, &info) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => take_over_if_stale(&store, &info)?,
-            Err(e) => return Err(StateError::Io { path, source: e }),
+            Err(e) => return Err(StateError::Io { path, error: e }),
         }
         sync_dir(store.dir()).map_err(io(store.dir()))?;
         Ok(Lock { store, info })
@@ -95,7 +95,7 @@ impl Lock {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StateError::Io { path, source: e }),
+            Err(e) => return Err(StateError::Io { path, error: e }),
         };
         let state = State::parse(&path, &self.store.backup_path(), &text)?;
         if state.environment != self.store.env() {
@@ -163,7 +163,7 @@ fn take_over_if_stale(store: &Store, info: &LockInfo) -> Result<(), StateError> 
     if unsafe { libc::flock(guard.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(StateError::Io {
             path: guard_path,
-            source: std::io::Error::last_os_error(),
+            error: std::io::Error::last_os_error(),
         });
     }
     let stale =
@@ -172,7 +172,7 @@ fn take_over_if_stale(store: &Store, info: &LockInfo) -> Result<(), StateError> 
         return match create_lock_file(&path, info) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(locked_error(&path)),
-            Err(e) => Err(StateError::Io { path, source: e }),
+            Err(e) => Err(StateError::Io { path, error: e }),
         };
     }
     std::fs::remove_file(&path).map_err(io(&path))?;
