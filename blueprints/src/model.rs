@@ -242,7 +242,7 @@ pub fn validate(
     let node_pools = validate_pools(&mut v, &file.node_pools);
     let stack = validate_stack(&mut v, file.stack.as_ref());
     if let Some(b) = &file.budget {
-        if !(b.max_hourly_usd > 0.0) {
+        if b.max_hourly_usd.is_nan() || b.max_hourly_usd <= 0.0 {
             v.err(
                 "budget.max_hourly_usd",
                 format!(

@@ -32,7 +32,7 @@ pub enum StateError {
     #[error("environment is locked by another run: {info}\n  lock file: {}\n  = hint: {hint}", path.display())]
     Locked {
         path: PathBuf,
-        info: LockInfo,
+        info: Box<LockInfo>,
         hint: String,
     },
     #[error("no lock is held on {}", path.display())]

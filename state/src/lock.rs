@@ -212,13 +212,13 @@ fn locked_error(path: &Path) -> StateError {
             };
             StateError::Locked {
                 path: path.into(),
-                info,
+                info: Box::new(info),
                 hint,
             }
         }
         None => StateError::Locked {
             path: path.into(),
-            info: unknown_holder(),
+            info: Box::new(unknown_holder()),
             hint: "the lock file is unreadable; if no run is active, run `hoist unlock unknown`"
                 .into(),
         },

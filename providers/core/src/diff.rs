@@ -16,7 +16,7 @@ pub struct KindRules {
 
 impl KindRules {
     /// Attributes to leave alone for this desired configuration.
-    pub fn ignored<'a>(&self, desired: &'a Attrs) -> Option<&'static str> {
+    pub fn ignored(&self, desired: &Attrs) -> Option<&'static str> {
         let (owned, lo, hi) = self.autoscaled?;
         let lo = desired.get(lo).and_then(Value::as_i64)?;
         let hi = desired.get(hi).and_then(Value::as_i64)?;
