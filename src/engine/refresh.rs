@@ -15,31 +15,47 @@ pub type Observations = BTreeMap<Address, Option<Observed>>;
 
 const BATCH: usize = 1000;
 
-/// Read every resource in `resources`, in batches the provider can answer in few calls.
+/// Read every resource in `resources`: one batch per kind (up to `BATCH`), all batches at once,
+/// so a provider can answer each with a single describe call.
 pub async fn refresh(
     provider: &dyn Provider,
     resources: &[&ResourceState],
     retry: &RetryPolicy,
     observer: &dyn Observer,
 ) -> Result<Observations, ProviderError> {
+    let mut by_kind: BTreeMap<&str, Vec<&ResourceState>> = BTreeMap::new();
+    for r in resources {
+        by_kind.entry(r.address.kind()).or_default().push(r);
+    }
+    let batches: Vec<&[&ResourceState]> = by_kind.values().flat_map(|v| v.chunks(BATCH)).collect();
+    let reads = batches
+        .iter()
+        .map(|batch| read_batch(provider, batch, retry, observer));
     let mut out = Observations::new();
-    for chunk in resources.chunks(BATCH) {
-        let batch: Vec<ResourceState> = chunk.iter().map(|r| (*r).clone()).collect();
-        let label = batch[0].address.clone();
-        let answers = retry
-            .run(&label, observer, || async {
-                let answers = provider.read_many(&batch).await;
-                match answers.iter().find_map(|a| a.as_ref().err()) {
-                    Some(e) => Err(e.clone()),
-                    None => Ok(answers),
-                }
-            })
-            .await?;
-        for (r, answer) in batch.iter().zip(answers) {
-            out.insert(r.address.clone(), answer?);
+    for (batch, answers) in batches.iter().zip(futures::future::join_all(reads).await) {
+        for (r, answer) in batch.iter().zip(answers?) {
+            out.insert(r.address.clone(), answer);
         }
     }
     Ok(out)
+}
+
+/// One batch, retried as a whole while any answer in it is a retryable error.
+async fn read_batch(
+    provider: &dyn Provider,
+    batch: &[&ResourceState],
+    retry: &RetryPolicy,
+    observer: &dyn Observer,
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    retry
+        .run(&batch[0].address, observer, || async {
+            provider
+                .read_many(batch)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

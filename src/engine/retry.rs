@@ -135,7 +135,7 @@ pub async fn wait_for(
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
-        let batch = std::slice::from_ref(resource);
+        let batch = &[resource];
         let observed = policy
             .run(&resource.address, observer, || async {
                 provider.read_many(batch).await.pop().unwrap_or(Ok(None))

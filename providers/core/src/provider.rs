@@ -40,7 +40,7 @@ pub trait Provider: CloudInfo + Send + Sync {
     /// Providers batch by kind where the cloud allows.
     async fn read_many(
         &self,
-        resources: &[ResourceState],
+        resources: &[&ResourceState],
     ) -> Vec<Result<Option<Observed>, ProviderError>>;
 
     /// Narrow a configuration to what can be placed now (e.g. drop zones stocked out of its

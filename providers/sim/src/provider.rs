@@ -269,7 +269,7 @@ impl Provider for SimCloud {
 
     async fn read_many(
         &self,
-        resources: &[ResourceState],
+        resources: &[&ResourceState],
     ) -> Vec<Result<Option<Observed>, ProviderError>> {
         let fault = match self.roll() {
             Ok(f) => f,
