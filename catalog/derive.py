@@ -118,6 +118,8 @@ def gcp(rows, hosts):
 SIM_REGIONS = {"sim-east1": "abc", "sim-west1": "ab", "sim-central1": "abcd"}
 # Which sim regions offer each GPU (all when absent): scarce parts are not everywhere.
 SIM_ONLY = {"H200": ["sim-central1"], "B200": ["sim-central1"], "H100": ["sim-east1", "sim-central1"]}
+# Zones of a region that offer a GPU, where not all do.
+SIM_ZONES = {("H100", "sim-east1"): "ab"}
 SIM_GPUS = ["A100", "A100-80GB", "H100", "H200", "B200", "L4", "L40S", "A10G", "T4", "V100"]
 
 
@@ -142,8 +144,9 @@ def sim(all_rows):
                 if region not in SIM_ONLY.get(acc, SIM_REGIONS):
                     continue
                 price = round(unit * count, 4)
+                offered = SIM_ZONES.get((acc, region), zones)
                 out.append(row(f"sim-{acc.lower()}-x{count}", acc, count, mem.get(acc), 12 * count, 96 * count, region,
-                               [f"{region}-{z}" for z in zones], price, [round(price * ratio, 4)]))
+                               [f"{region}-{z}" for z in offered], price, [round(price * ratio, 4)]))
     for region, zones in SIM_REGIONS.items():
         for vcpus in (4, 16):
             out.append(row(f"sim-standard-{vcpus}", "", 0, None, vcpus, 4 * vcpus, region,

@@ -56,6 +56,9 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Print the JSON Schema of the blueprint format (for editor autocompletion).
     Schema,
+    /// What each cloud offers: accelerators, instance types, regions, prices.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Look at and change the simulated cloud behind hoist's back.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -202,5 +205,25 @@ pub enum SimCommand {
         transient: Option<f64>,
         #[arg(long)]
         throttle: Option<f64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// Offerings of a request (e.g. A100:8, h100, tpu-v5e-8) cheapest first, or a summary per accelerator.
+    Gpus {
+        request: Option<String>,
+        /// Only this cloud (sim, aws, gcp, azure).
+        #[arg(long)]
+        cloud: Option<String>,
+        /// Only this region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Sort by, and require, spot prices.
+        #[arg(long)]
+        spot: bool,
+        /// At most this many rows (0 for all).
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
     },
 }

@@ -8,6 +8,7 @@ use hoist_provider::{Action, ReplaceOrder};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
+use crate::engine::cost::CostReport;
 use crate::engine::{Event, Observer, Plan};
 
 #[derive(Clone, Copy)]
@@ -270,5 +271,75 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         ),
         Style::Bold,
     ));
+    if let Some(cost) = &plan.cost {
+        out.push(String::new());
+        out.extend(render_cost(cost, color));
+    }
     out.join("\n")
+}
+
+pub fn usd(x: f64) -> String {
+    // An empty f64 sum is -0.0; money is never negative zero.
+    let whole = format!("{:.2}", x + 0.0);
+    let (int, frac) = whole.split_once('.').unwrap_or((&whole, "00"));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("${grouped}.{frac}")
+}
+
+/// The cost section of a plan: per pool at desired and max size, then totals.
+pub fn render_cost(cost: &CostReport, color: bool) -> Vec<String> {
+    let mut out = vec![paint(color, "Cost of node pools (USD/hour):", Style::Bold)];
+    let width = cost
+        .pools
+        .iter()
+        .map(|p| p.address.to_string().len())
+        .max()
+        .unwrap_or(0);
+    for p in &cost.pools {
+        let unit = p.unit_hourly_usd.map_or("unpriced".to_string(), usd);
+        out.push(format!(
+            "  {:<width$}  {:<16} {:<9}  {} × {unit} = {}/h   at max {}: {}/h",
+            p.address.to_string(),
+            p.instance_type.as_deref().unwrap_or("?"),
+            p.capacity,
+            p.nodes,
+            usd(p.hourly_usd),
+            p.max_nodes,
+            usd(p.max_hourly_usd)
+        ));
+    }
+    let mut total = format!(
+        "  Total: {}/h now → {}/h after this plan ({}/h at max); about {}/month",
+        usd(cost.current_hourly_usd),
+        usd(cost.hourly_usd),
+        usd(cost.max_hourly_usd),
+        usd(cost.monthly_usd)
+    );
+    if let (Some(h), Some(c)) = (cost.hours_to_expiry, cost.until_expiry_usd) {
+        total.push_str(&format!("; {} until expiry in {h:.1}h", usd(c)));
+    }
+    out.push(total);
+    if let Some(b) = cost.budget_hourly_usd {
+        let style = if cost.over_budget().is_some() {
+            Style::Remove
+        } else {
+            Style::Dim
+        };
+        out.push(paint(
+            color,
+            &format!(
+                "  Budget: {}/h at max size, limit {}/h",
+                usd(cost.max_hourly_usd),
+                usd(b)
+            ),
+            style,
+        ));
+    }
+    out
 }

@@ -14,7 +14,8 @@ const EMBEDDED: [(&str, &str); 4] = [
     ("azure", include_str!("../data/azure.csv")),
 ];
 
-const HEADER: &str = "instance_type,accelerator,count,gpu_memory_gib,vcpus,memory_gib,region,zones,price,spot_price";
+const HEADER: &str =
+    "instance_type,accelerator,count,gpu_memory_gib,vcpus,memory_gib,region,zones,price,spot_price";
 
 /// One instance type in one region.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,7 +51,11 @@ impl Offering {
         if self.accelerator.starts_with("tpu-") {
             self.accelerator.clone()
         } else {
-            format!("{}:{}", self.accelerator, crate::names::count_text(self.count))
+            format!(
+                "{}:{}",
+                self.accelerator,
+                crate::names::count_text(self.count)
+            )
         }
     }
 }
@@ -60,7 +65,11 @@ pub enum CatalogError {
     #[error("no catalog for cloud {0:?}\n  = hint: clouds with a catalog: sim, aws, gcp, azure")]
     UnknownCloud(String),
     #[error("catalog {file}:{line}: {message}\n  = hint: the columns are {HEADER}")]
-    Malformed { file: String, line: usize, message: String },
+    Malformed {
+        file: String,
+        line: usize,
+        message: String,
+    },
 }
 
 /// One cloud's offerings.
@@ -74,15 +83,30 @@ pub struct Catalog {
 impl Catalog {
     /// The catalog of `cloud`, parsed once per process.
     pub fn of(cloud: &str) -> Result<&'static Catalog, CatalogError> {
-        static LOADED: [OnceLock<Result<Catalog, CatalogError>>; 4] = [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
-        let i = EMBEDDED.iter().position(|(c, _)| *c == cloud).ok_or_else(|| CatalogError::UnknownCloud(cloud.into()))?;
-        LOADED[i].get_or_init(|| load(EMBEDDED[i].0, EMBEDDED[i].1)).as_ref().map_err(Clone::clone)
+        static LOADED: [OnceLock<Result<Catalog, CatalogError>>; 4] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
+        let i = EMBEDDED
+            .iter()
+            .position(|(c, _)| *c == cloud)
+            .ok_or_else(|| CatalogError::UnknownCloud(cloud.into()))?;
+        LOADED[i]
+            .get_or_init(|| load(EMBEDDED[i].0, EMBEDDED[i].1))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Parse catalog text in the derived CSV format.
     pub fn parse(cloud: &'static str, file: &str, text: &str) -> Result<Catalog, CatalogError> {
         let mut lines = text.lines().enumerate();
-        let bad = |line: usize, message: String| CatalogError::Malformed { file: file.into(), line, message };
+        let bad = |line: usize, message: String| CatalogError::Malformed {
+            file: file.into(),
+            line,
+            message,
+        };
         match lines.next() {
             Some((_, h)) if h.trim() == HEADER => {}
             _ => return Err(bad(1, "missing or unexpected header".into())),
@@ -91,13 +115,21 @@ impl Catalog {
         for (i, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
             let f: Vec<&str> = line.split(',').collect();
             if f.len() != 10 {
-                return Err(bad(i + 1, format!("expected 10 columns, found {}", f.len())));
+                return Err(bad(
+                    i + 1,
+                    format!("expected 10 columns, found {}", f.len()),
+                ));
             }
             let opt = |j: usize| -> Result<Option<f64>, CatalogError> {
                 if f[j].is_empty() {
                     return Ok(None);
                 }
-                f[j].parse().map(Some).map_err(|_| bad(i + 1, format!("column {} is not a number: {:?}", j + 1, f[j])))
+                f[j].parse().map(Some).map_err(|_| {
+                    bad(
+                        i + 1,
+                        format!("column {} is not a number: {:?}", j + 1, f[j]),
+                    )
+                })
             };
             offerings.push(Offering {
                 cloud,
@@ -113,18 +145,33 @@ impl Catalog {
                 spot_price: opt(9)?,
             });
         }
-        let by_type = offerings.iter().enumerate().map(|(i, o)| ((o.instance_type.clone(), o.region.clone()), i)).collect();
-        Ok(Catalog { cloud, offerings, by_type })
+        let by_type = offerings
+            .iter()
+            .enumerate()
+            .map(|(i, o)| ((o.instance_type.clone(), o.region.clone()), i))
+            .collect();
+        Ok(Catalog {
+            cloud,
+            offerings,
+            by_type,
+        })
     }
 
     /// The offering of `instance_type` in `region`, for pricing explicit instance types.
     pub fn instance(&self, instance_type: &str, region: &str) -> Option<&Offering> {
-        self.by_type.get(&(instance_type.to_string(), region.to_string())).map(|&i| &self.offerings[i])
+        self.by_type
+            .get(&(instance_type.to_string(), region.to_string()))
+            .map(|&i| &self.offerings[i])
     }
 
     /// Regions that offer any accelerator.
     pub fn regions(&self) -> Vec<&str> {
-        let mut r: Vec<&str> = self.offerings.iter().filter(|o| !o.accelerator.is_empty()).map(|o| o.region.as_str()).collect();
+        let mut r: Vec<&str> = self
+            .offerings
+            .iter()
+            .filter(|o| !o.accelerator.is_empty())
+            .map(|o| o.region.as_str())
+            .collect();
         r.sort_unstable();
         r.dedup();
         r
@@ -151,8 +198,14 @@ mod tests {
             let cat = Catalog::of(c).unwrap();
             assert!(cat.offerings.len() > 50, "{c}");
         }
-        let p4d = Catalog::of("aws").unwrap().instance("p4d.24xlarge", "us-east-1").unwrap();
-        assert_eq!((p4d.accelerator.as_str(), p4d.count, p4d.price), ("A100", 8.0, 21.95764));
+        let p4d = Catalog::of("aws")
+            .unwrap()
+            .instance("p4d.24xlarge", "us-east-1")
+            .unwrap();
+        assert_eq!(
+            (p4d.accelerator.as_str(), p4d.count, p4d.price),
+            ("A100", 8.0, 21.95764)
+        );
     }
 
     #[test]

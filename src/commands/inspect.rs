@@ -6,17 +6,14 @@ use anyhow::{bail, Context as _};
 use hoist_state::State;
 use serde_json::{json, Value};
 
-use super::{cloud_info, load_blueprint, store, Context, EXIT_CHANGES};
+use super::{load_blueprint, store, Context, EXIT_CHANGES};
 use crate::cli::{DriftArgs, FileArgs, OutputArgs, ShowArgs, StateCommand, UnlockArgs};
 use crate::engine::{drift as find_drift, DriftKind, Plan};
 use crate::printer::{render_plan, Printer, Style};
 
 pub fn validate(printer: &Printer, files: &FileArgs) -> anyhow::Result<u8> {
     let bp = load_blueprint(files)?;
-    let resources = match cloud_info(bp.cloud.as_str()) {
-        Some(info) => bp.expand(info.as_ref())?.len(),
-        None => 0,
-    };
+    let resources = super::expand_offline(&bp)?.len();
     if printer.json {
         printer.json_out(&json!({"valid": true, "file": files.file, "environment": bp.name, "node_pools": bp.node_pools.len(), "resources": resources}));
     } else {

@@ -1,5 +1,6 @@
 //! What each command does, in terms of the engine, the state store and the printer.
 
+mod catalog;
 mod init;
 mod inspect;
 mod run;
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Sim(c) => sim::sim(&printer, c),
+        Command::Catalog(c) => catalog::catalog(&printer, c),
     }
 }
 
@@ -95,6 +97,20 @@ pub struct Context {
     pub blueprint: Blueprint,
     pub desired: Vec<hoist_provider::ResourceConfig>,
     pub session: Session,
+    /// Decisions made while resolving accelerators, shown with the plan.
+    pub notes: Vec<(hoist_provider::Address, String)>,
+}
+
+/// Expand and resolve a blueprint against static facts only: no cloud, no state.
+pub fn expand_offline(
+    blueprint: &Blueprint,
+) -> anyhow::Result<Vec<hoist_provider::ResourceConfig>> {
+    let mut desired = match cloud_info(blueprint.cloud.as_str()) {
+        Some(info) => blueprint.expand(info.as_ref())?,
+        None => Vec::new(),
+    };
+    crate::resolve::resolve_pools(blueprint, &mut desired, None)?;
+    Ok(desired)
 }
 
 impl Context {
@@ -105,17 +121,12 @@ impl Context {
     ) -> anyhow::Result<Context> {
         let blueprint = load_blueprint(files)?;
         let env = EnvSettings::from_blueprint(&blueprint);
-        // Expand against static region facts first, so a bad blueprint never opens the cloud.
-        let desired = match cloud_info(&env.cloud) {
-            Some(info) => blueprint.expand(info.as_ref())?,
-            None => Vec::new(),
-        };
+        // Expand and resolve against static facts first, so a bad blueprint never opens the cloud.
+        let mut desired = expand_offline(&blueprint)?;
         let provider = open_provider(&env)?;
-        let desired = if desired.is_empty() {
-            blueprint.expand(provider.as_ref())?
-        } else {
-            desired
-        };
+        if desired.is_empty() {
+            desired = blueprint.expand(provider.as_ref())?;
+        }
         let session = Session::open(
             &store(files, &blueprint.name),
             operation,
@@ -124,10 +135,79 @@ impl Context {
             printer,
         )
         .await?;
+        // Resolve again knowing state, so pools keep the instance type they already have.
+        for c in desired.iter_mut() {
+            c.placement.remove("zones");
+        }
+        let notes =
+            crate::resolve::resolve_pools(&blueprint, &mut desired, session.state.as_ref())?;
         Ok(Context {
             blueprint,
             desired,
             session,
+            notes,
         })
     }
+
+    /// Plan, with the resolution notes on their changes.
+    pub async fn plan(
+        &self,
+        desired: Vec<hoist_provider::ResourceConfig>,
+        refresh: bool,
+        printer: &Printer,
+    ) -> anyhow::Result<crate::engine::Plan> {
+        let mut plan = self.session.plan(desired, refresh, printer).await?;
+        for (address, note) in &self.notes {
+            if let Some(change) = plan
+                .changes
+                .iter_mut()
+                .find(|c| &c.address == address && c.action != hoist_provider::Action::NoOp)
+            {
+                change.notes.insert(0, note.clone());
+            }
+        }
+        attach_cost(&mut plan, self.session.state.as_ref());
+        Ok(plan)
+    }
+}
+
+/// Price the plan's node pools from the cloud's catalog (spot as spot, where published).
+pub fn attach_cost(plan: &mut crate::engine::Plan, state: Option<&hoist_state::State>) {
+    let catalog = hoist_catalog::Catalog::of(&plan.env.cloud).ok();
+    let region = plan.env.region.clone();
+    let price = move |ty: &str, spot: bool| {
+        catalog?
+            .instance(ty, &region)
+            .map(|o| o.hourly(spot).unwrap_or(o.price))
+    };
+    plan.cost = Some(crate::engine::cost::estimate(
+        plan,
+        state,
+        &price,
+        chrono::Utc::now(),
+    ));
+}
+
+/// Refuse a plan whose node pools at max size cost more than the blueprint's budget.
+pub fn check_budget(plan: &crate::engine::Plan) -> anyhow::Result<()> {
+    let Some(cost) = &plan.cost else {
+        return Ok(());
+    };
+    let Some(budget) = cost.over_budget() else {
+        return Ok(());
+    };
+    let mut lines = vec![format!("the plan exceeds the budget: at max size the node pools cost ${:.2}/h, over budget.max_hourly_usd ${budget:.2}/h", cost.max_hourly_usd)];
+    for p in cost.pools.iter().filter(|p| p.max_hourly_usd > 0.0) {
+        lines.push(format!(
+            "  {}: {} × {} ({}) at ${:.2}/h = ${:.2}/h",
+            p.address,
+            p.max_nodes,
+            p.instance_type.as_deref().unwrap_or("?"),
+            p.capacity,
+            p.unit_hourly_usd.unwrap_or(0.0),
+            p.max_hourly_usd
+        ));
+    }
+    lines.push("  = hint: lower `max` on the largest pools, use `capacity: spot`, or raise `budget.max_hourly_usd`; nothing was changed".into());
+    anyhow::bail!(lines.join("\n"))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use serde_json::json;
 
-use super::{open_provider, store, Context, EXIT_CHANGES};
+use super::{attach_cost, check_budget, open_provider, store, Context, EXIT_CHANGES};
 use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs};
 use crate::engine::{ApplyOptions, ApplyReport, Observer, Plan, Session, PLAN_FORMAT};
 use crate::printer::{render_plan, Printer, Style};
@@ -16,10 +16,10 @@ use crate::printer::{render_plan, Printer, Style};
 pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
     let ctx = Context::open(&a.files, "plan", &printer).await?;
     let plan = ctx
-        .session
-        .plan(ctx.desired, a.refresh, printer.as_ref())
+        .plan(ctx.desired.clone(), a.refresh, printer.as_ref())
         .await?;
     print_plan(&printer, &plan);
+    check_budget(&plan)?;
     if let Some(out) = &a.out {
         let body = serde_json::to_vec_pretty(&plan)?;
         std::fs::write(out, body)
@@ -50,11 +50,12 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
         return apply_saved(printer, path, &a).await;
     }
     let ctx = Context::open(&a.files, "apply", &printer).await?;
-    let mut session = ctx.session;
-    let plan = session
-        .plan(ctx.desired, a.refresh, printer.as_ref())
+    let plan = ctx
+        .plan(ctx.desired.clone(), a.refresh, printer.as_ref())
         .await?;
+    let mut session = ctx.session;
     print_plan(&printer, &plan);
+    check_budget(&plan)?;
     if !plan.has_changes() {
         return Ok(0);
     }
@@ -197,7 +198,8 @@ fn print_report(printer: &Printer, report: &ApplyReport, session: &Session) {
 pub async fn destroy(printer: Arc<Printer>, a: DestroyArgs) -> anyhow::Result<u8> {
     let ctx = Context::open(&a.files, "destroy", &printer).await?;
     let mut session = ctx.session;
-    let plan = session.plan(Vec::new(), true, printer.as_ref()).await?;
+    let mut plan = session.plan(Vec::new(), true, printer.as_ref()).await?;
+    attach_cost(&mut plan, session.state.as_ref());
     print_plan(&printer, &plan);
     let mut code = 0;
     if plan.has_changes() {

@@ -2,6 +2,7 @@
 //! into a plan, apply the plan in dependency order, and record every step.
 
 mod apply;
+pub mod cost;
 mod events;
 mod plan;
 mod recover;

@@ -26,6 +26,9 @@ pub struct Plan {
     pub created_at: DateTime<Utc>,
     pub desired: Vec<ResourceConfig>,
     pub changes: Vec<Change>,
+    /// What the node pools cost per hour, now and after this plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<super::cost::CostReport>,
     /// Cloud ids of old halves of interrupted replacements, to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<String>,
@@ -149,6 +152,7 @@ impl Session {
             desired,
             changes,
             deposed: deposed.into_iter().map(|r| r.cloud_id).collect(),
+            cost: None,
         })
     }
 
