@@ -66,25 +66,44 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
-    /// Take every answer from flags and defaults; never prompt.
+    /// Take every answer from flags and defaults; never prompt (also when not on a terminal).
     #[arg(long)]
     pub non_interactive: bool,
-    #[arg(long, default_value = "sim")]
-    pub cloud: String,
+    /// Environment name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// sim (no account needed), aws, gcp or azure.
+    #[arg(long)]
+    pub cloud: Option<String>,
+    /// Required for a real cloud; sim defaults to sim-east1.
     #[arg(long)]
     pub region: Option<String>,
     /// e.g. A100:8, L4:1, tpu-v5e-8
-    #[arg(long, default_value = "L4:1")]
-    pub accelerator: String,
-    /// Nodes in the GPU pool.
-    #[arg(long, default_value_t = 1)]
-    pub nodes: u32,
-    #[arg(long, default_value = "demo")]
-    pub name: String,
+    #[arg(long)]
+    pub accelerator: Option<String>,
+    /// Nodes in the GPU pool now (its desired size).
+    #[arg(long)]
+    pub nodes: Option<u32>,
+    #[arg(long)]
+    pub min: Option<u32>,
+    #[arg(long)]
+    pub max: Option<u32>,
+    /// on-demand or spot.
+    #[arg(long)]
+    pub capacity: Option<String>,
+    /// Stack components, comma-separated: gpu, autoscaler, monitoring, mlflow, serving.
+    #[arg(long, value_delimiter = ',')]
+    pub stack: Option<Vec<String>>,
+    /// Lifetime of an ephemeral environment, e.g. 8h.
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// Fail plans whose node pools at max size cost more per hour.
+    #[arg(long)]
+    pub budget: Option<f64>,
     /// Where to write the blueprint.
     #[arg(short = 'f', long = "file", default_value = "hoist.yaml")]
     pub file: PathBuf,
-    /// Overwrite an existing file.
+    /// Overwrite an existing file without asking.
     #[arg(long)]
     pub force: bool,
 }
