@@ -1,4 +1,5 @@
-//! Scale benchmark: `cargo run --release --bin hoist-bench [-- SIZES...]`.
+//! Benchmarks: `cargo run --release --bin hoist-bench [-- SIZES...]` for scale, and
+//! `cargo run --release --bin hoist-bench -- catalog` for the accelerator catalog.
 //!
 //! Generates blueprints with N node pools on the simulated cloud's `instant` profile, runs
 //! the real release `hoist` binary for apply, no-op plan and destroy, and reports wall time
@@ -53,7 +54,67 @@ fn run(hoist: &Path, dir: &Path, args: &[&str]) -> Measure {
     }
 }
 
+/// Catalog resolution in process (per request, after the first load) and `hoist catalog gpus`
+/// as a whole process.
+fn catalog_bench(hoist: &Path) {
+    use hoist_catalog::{parse_request, Catalog};
+    let started = Instant::now();
+    for c in hoist_catalog::CLOUDS {
+        Catalog::of(c).expect("catalog loads");
+    }
+    println!(
+        "first load of all four catalogs: {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let cases = [
+        ("aws", "A100:8", "us-east-1"),
+        ("gcp", "tpu-v5e-8", "us-central1"),
+        ("azure", "h100:8", "eastus"),
+        ("sim", "L4:1", "sim-east1"),
+        ("gcp", "T4:4", "us-east1"),
+    ];
+    let rounds = 20_000;
+    let started = Instant::now();
+    for i in 0..rounds {
+        let (cloud, request, region) = cases[i % cases.len()];
+        let r = parse_request(request).expect("request parses");
+        let choice =
+            Catalog::of(cloud)
+                .unwrap()
+                .resolve(std::slice::from_ref(&r), region, None, i % 2 == 0);
+        std::hint::black_box(choice.ok());
+    }
+    println!(
+        "resolution: {:.2} µs per request (mean of {rounds}, parse + resolve)",
+        started.elapsed().as_secs_f64() * 1e6 / rounds as f64
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    for args in [
+        &["catalog", "gpus", "A100:8", "--json"][..],
+        &["catalog", "gpus"][..],
+    ] {
+        let mut times: Vec<f64> = (0..30)
+            .map(|_| run(hoist, dir.path(), args).seconds * 1e3)
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!(
+            "hoist {}: median {:.1} ms, p90 {:.1} ms, max {:.1} ms (30 runs, peak {:.1} MB)",
+            args.join(" "),
+            times[15],
+            times[27],
+            times[29],
+            run(hoist, dir.path(), args).peak_mb
+        );
+    }
+}
+
 fn main() {
+    let hoist: PathBuf = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("hoist");
+    if std::env::args().nth(1).as_deref() == Some("catalog") {
+        return catalog_bench(&hoist);
+    }
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

@@ -26,15 +26,21 @@ pub fn resolve_pools(
     let spot_of =
         |c: &ResourceConfig| c.attrs.get("capacity").and_then(Value::as_str) == Some("spot");
     let mut notes = Vec::new();
+    let index: std::collections::HashMap<Address, usize> = desired
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.clone(), i))
+        .collect();
     for pool in &bp.node_pools {
         if pool.accelerators.is_empty() {
             continue;
         }
         let at = format!("node_pools[{}].accelerator", pool.index);
         let address = Address::new("node_pool", &pool.name);
-        let Some(config) = desired.iter_mut().find(|c| c.address == address) else {
+        let Some(&i) = index.get(&address) else {
             continue;
         };
+        let config = &mut desired[i];
         let requests = pool
             .accelerators
             .iter()

@@ -150,12 +150,13 @@ impl Context {
     }
 
     /// Plan, with the resolution notes on their changes.
+    /// Plan the blueprint's resources (moved into the plan, not copied).
     pub async fn plan(
-        &self,
-        desired: Vec<hoist_provider::ResourceConfig>,
+        &mut self,
         refresh: bool,
         printer: &Printer,
     ) -> anyhow::Result<crate::engine::Plan> {
+        let desired = std::mem::take(&mut self.desired);
         let mut plan = self.session.plan(desired, refresh, printer).await?;
         for (address, note) in &self.notes {
             if let Some(change) = plan

@@ -14,10 +14,8 @@ use crate::engine::{ApplyOptions, ApplyReport, Observer, Plan, Session, PLAN_FOR
 use crate::printer::{render_plan, Printer, Style};
 
 pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
-    let ctx = Context::open(&a.files, "plan", &printer).await?;
-    let plan = ctx
-        .plan(ctx.desired.clone(), a.refresh, printer.as_ref())
-        .await?;
+    let mut ctx = Context::open(&a.files, "plan", &printer).await?;
+    let plan = ctx.plan(a.refresh, printer.as_ref()).await?;
     print_plan(&printer, &plan);
     check_budget(&plan)?;
     if let Some(out) = &a.out {
@@ -49,10 +47,8 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
     if let Some(path) = &a.plan {
         return apply_saved(printer, path, &a).await;
     }
-    let ctx = Context::open(&a.files, "apply", &printer).await?;
-    let plan = ctx
-        .plan(ctx.desired.clone(), a.refresh, printer.as_ref())
-        .await?;
+    let mut ctx = Context::open(&a.files, "apply", &printer).await?;
+    let plan = ctx.plan(a.refresh, printer.as_ref()).await?;
     let mut session = ctx.session;
     print_plan(&printer, &plan);
     check_budget(&plan)?;

@@ -89,16 +89,18 @@ pub fn estimate(
         .filter(|r| is_pool(&r.address))
         .map(|r| pool_cost(&r.address, &r.attrs, price).hourly_usd)
         .sum();
+    let changes: std::collections::HashMap<&Address, &hoist_provider::Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Delete)
+        .map(|c| (&c.address, c))
+        .collect();
     let mut pools = Vec::new();
     for config in plan.desired.iter().filter(|c| is_pool(&c.address)) {
-        let change = plan
-            .changes
-            .iter()
-            .find(|c| c.address == config.address && c.action != Action::Delete);
         let live = state
             .and_then(|s| s.resources.get(&config.address))
             .map(|r| &r.attrs);
-        let attrs = match change {
+        let attrs = match changes.get(&config.address) {
             Some(c) if c.action != Action::NoOp => c.after.as_ref().unwrap_or(&config.attrs),
             _ => live.unwrap_or(&config.attrs),
         };
