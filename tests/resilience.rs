@@ -95,6 +95,10 @@ fn quota_below_the_request_fails_the_plan() {
     let t = TestContext::new();
     t.write("hoist.yaml", &blueprint("quota", "A100:8", 1, 1, 4));
     t.expect(&["sim", "quota", "sim-east1", "A100", "16"], 0);
+    assert!(t
+        .expect(&["sim", "quota"], 0)
+        .stdout
+        .contains("sim-east1      A100         16 GPUs"));
     let r = t.expect(&["apply", "--auto-approve"], 1);
     assert!(
         r.stderr.contains("quota exceeded in region sim-east1"),

@@ -20,8 +20,8 @@ use std::sync::Arc;
 pub use check::Problem;
 pub use diagnostic::{did_you_mean, Diagnostic};
 pub use model::{
-    parse_accelerator, parse_duration, Accelerator, Blueprint, Cluster, Component, Ipv4Cidr,
-    Network, NodePool, Zones,
+    dns_name, parse_accelerator, parse_duration, Accelerator, Blueprint, Cluster, Component,
+    Ipv4Cidr, Network, NodePool, Zones,
 };
 pub use schema::{json_schema, Capacity, Cloud, EndpointAccess, Latency};
 pub use yaml::Pos;

@@ -274,7 +274,8 @@ pub fn validate(
     })
 }
 
-fn check_dns_name(v: &mut Validator, path: &str, name: &str, what: &str) -> bool {
+/// Check a name used in DNS labels and cloud resource names; the error is a hint with a suggestion.
+pub fn dns_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 40
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -282,22 +283,28 @@ fn check_dns_name(v: &mut Validator, path: &str, name: &str, what: &str) -> bool
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !ok {
-        let suggestion: String = name
-            .to_ascii_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        let suggestion = suggestion.trim_matches('-');
-        let hint = if suggestion.is_empty() {
-            "use lowercase letters, digits and `-`, starting with a letter, at most 40 characters"
-                .to_string()
-        } else {
-            format!("use lowercase letters, digits and `-`, starting with a letter, at most 40 characters, e.g. {suggestion:?}")
-        };
-        v.err(path, format!("{what} {name:?} is not DNS-safe"), hint);
+    if ok {
+        return Ok(());
     }
-    ok
+    let suggestion: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let suggestion = suggestion.trim_matches('-');
+    let rule =
+        "use lowercase letters, digits and `-`, starting with a letter, at most 40 characters";
+    Err(if suggestion.is_empty() {
+        rule.to_string()
+    } else {
+        format!("{rule}, e.g. {suggestion:?}")
+    })
+}
+
+fn check_dns_name(v: &mut Validator, path: &str, name: &str, what: &str) -> bool {
+    dns_name(name)
+        .map_err(|hint| v.err(path, format!("{what} {name:?} is not DNS-safe"), hint))
+        .is_ok()
 }
 
 /// Parse `30m`, `8h`, `2d`, `1h30m`.

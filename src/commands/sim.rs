@@ -67,7 +67,19 @@ pub fn sim(printer: &Printer, c: SimCommand) -> anyhow::Result<u8> {
                 cloud.set_quota(&r, &a, limit)?;
                 printer.out(&format!("Region {r} may now run {} {} GPUs.", limit.map_or("unlimited".into(), |n| n.to_string()), a.to_ascii_uppercase()));
             }
-            _ => bail!("give REGION ACCELERATOR GPUS\n  = hint: hoist sim quota sim-east1 A100 16"),
+            (None, None, None) => {
+                let rows = cloud.quotas()?;
+                if printer.json {
+                    printer.json_out(&json!(rows));
+                } else if rows.is_empty() {
+                    printer.out("No GPU quotas are set: every region is unlimited.");
+                } else {
+                    for r in rows {
+                        printer.out(&format!("{:<14} {:<12} {} GPUs", r.region, r.accelerator, r.max_gpus));
+                    }
+                }
+            }
+            _ => bail!("give all of REGION ACCELERATOR GPUS to set a quota, or none to list them\n  = hint: hoist sim quota sim-east1 A100 16"),
         },
         SimCommand::Faults { transient, throttle } => {
             let mut f = cloud.faults()?;

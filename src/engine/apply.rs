@@ -450,27 +450,7 @@ async fn create(
         }
     };
     failpoint("after-create", &address);
-    let mut resource =
-        observed
-            .clone()
-            .into_state(address, shared.provider.name(), config.depends_on.clone());
-    if observed.lifecycle != hoist_provider::Lifecycle::Ready {
-        let ready = wait_for(
-            shared.provider.as_ref(),
-            &resource,
-            &IsReady,
-            &shared.retry,
-            shared.observer.as_ref(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        if let Some(o) = ready {
-            resource.attrs = o.attrs;
-            resource.outputs = o.outputs;
-        }
-    }
-    let cloud_id = resource.cloud_id.clone();
-    shared.record(JournalEntry::Saved { resource })?;
+    let cloud_id = settle(shared, observed, address, config.depends_on.clone()).await?;
     failpoint("after-save", &config.address);
     Ok(cloud_id)
 }
@@ -487,13 +467,27 @@ async fn update(
         })
         .await
         .map_err(|e| e.to_string())?;
-    let mut resource = observed.clone().into_state(
+    let cloud_id = settle(
+        shared,
+        observed,
         prior.address.clone(),
-        shared.provider.name(),
         config.depends_on.clone(),
-    );
-    if observed.lifecycle != hoist_provider::Lifecycle::Ready {
-        if let Some(o) = wait_for(
+    )
+    .await?;
+    Ok(cloud_id)
+}
+
+/// Wait until a created or updated resource is ready, then journal it as it is now.
+async fn settle(
+    shared: &Shared,
+    observed: hoist_provider::Observed,
+    address: Address,
+    depends_on: Vec<Address>,
+) -> Result<String, String> {
+    let ready = observed.lifecycle == hoist_provider::Lifecycle::Ready;
+    let mut resource = observed.into_state(address, shared.provider.name(), depends_on);
+    if !ready {
+        let now = wait_for(
             shared.provider.as_ref(),
             &resource,
             &IsReady,
@@ -501,8 +495,8 @@ async fn update(
             shared.observer.as_ref(),
         )
         .await
-        .map_err(|e| e.to_string())?
-        {
+        .map_err(|e| e.to_string())?;
+        if let Some(o) = now {
             resource.attrs = o.attrs;
             resource.outputs = o.outputs;
         }

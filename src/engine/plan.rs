@@ -116,15 +116,7 @@ impl Session {
         propagate_replacements(&desired, &mut changes);
         let wanted: HashSet<&Address> = desired.iter().map(|c| &c.address).collect();
         for r in known.values().filter(|r| !wanted.contains(&r.address)) {
-            changes.push(Change {
-                address: r.address.clone(),
-                action: Action::Delete,
-                before: Some(r.attrs.clone()),
-                after: None,
-                diffs: vec![],
-                reason: "not in the blueprint".into(),
-                notes: vec![],
-            });
+            changes.push(delete_change(r, "not in the blueprint".into()));
         }
         let deposed = self
             .state
@@ -132,15 +124,10 @@ impl Session {
             .map(|s| s.deposed.clone())
             .unwrap_or_default();
         for r in &deposed {
-            changes.push(Change {
-                address: r.address.clone(),
-                action: Action::Delete,
-                before: Some(r.attrs.clone()),
-                after: None,
-                diffs: vec![],
-                reason: format!("old {} left by an interrupted replacement", r.cloud_id),
-                notes: vec![],
-            });
+            changes.push(delete_change(
+                r,
+                format!("old {} left by an interrupted replacement", r.cloud_id),
+            ));
         }
         self.place(&mut desired, &mut changes, observer).await?;
         Ok(Plan {
@@ -254,6 +241,18 @@ impl Session {
             }
         }
         Ok(())
+    }
+}
+
+fn delete_change(r: &ResourceState, reason: String) -> Change {
+    Change {
+        address: r.address.clone(),
+        action: Action::Delete,
+        before: Some(r.attrs.clone()),
+        after: None,
+        diffs: vec![],
+        reason,
+        notes: vec![],
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use hoist_provider::{tags, Address, CloudResource};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::db::{self, now_ms, Resource};
 use crate::regions::{region_of_zone, zones_of};
@@ -28,6 +28,13 @@ pub enum SimError {
 pub struct Faults {
     pub transient: f64,
     pub throttle: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaRow {
+    pub region: String,
+    pub accelerator: String,
+    pub max_gpus: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,24 +110,8 @@ impl SimCloud {
             });
         }
         row.attrs.insert("desired".into(), json!(desired));
-        let zones: Vec<String> = row
-            .outputs
-            .get("nodes_per_zone")
-            .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        let per_zone: serde_json::Map<String, Value> = zones
-            .iter()
-            .enumerate()
-            .map(|(i, z)| {
-                (
-                    z.clone(),
-                    json!((desired as usize + zones.len() - 1 - i) / zones.len().max(1)),
-                )
-            })
-            .collect();
-        row.outputs
-            .insert("nodes_per_zone".into(), Value::Object(per_zone));
+        let per_zone = db::spread(i64::from(desired), &row.pool_zones());
+        row.outputs.insert("nodes_per_zone".into(), json!(per_zone));
         db::update(&self.conn(), &row)?;
         Ok(self.to_cloud(row))
     }
@@ -182,6 +173,22 @@ impl SimCloud {
                 zone: r.get(0)?,
                 accelerator: r.get(1)?,
                 available: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every regional GPU quota that is set (regions without one are unlimited).
+    pub fn quotas(&self) -> Result<Vec<QuotaRow>, SimError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT region, accelerator, max_gpus FROM quotas ORDER BY region, accelerator",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(QuotaRow {
+                region: r.get(0)?,
+                accelerator: r.get(1)?,
+                max_gpus: r.get(2)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -73,7 +73,27 @@ pub fn from_row(row: &Row) -> rusqlite::Result<Resource> {
     })
 }
 
+/// Spread `nodes` over `zones` round-robin: how a node pool places its nodes.
+pub fn spread(nodes: i64, zones: &[String]) -> BTreeMap<String, i64> {
+    let mut out: BTreeMap<String, i64> = zones.iter().map(|z| (z.clone(), 0)).collect();
+    for i in 0..nodes.max(0) as usize {
+        if let Some(z) = zones.get(i % zones.len().max(1)) {
+            *out.entry(z.clone()).or_default() += 1;
+        }
+    }
+    out
+}
+
 impl Resource {
+    /// The zones a node pool was placed in.
+    pub fn pool_zones(&self) -> Vec<String> {
+        self.outputs
+            .get("nodes_per_zone")
+            .and_then(serde_json::Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Whether the resource still exists at `now` (a finished delete is gone).
     pub fn exists(&self, now: i64) -> bool {
         self.gone_at.is_none_or(|g| g > now)

@@ -10,7 +10,7 @@ use hoist_provider::{
 use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::db::{self, now_ms, Resource};
+use crate::db::{self, now_ms, spread, Resource};
 use crate::regions::region_of_zone;
 use crate::SimCloud;
 
@@ -44,17 +44,6 @@ fn accelerator_parts(attrs: &Attrs) -> Option<(String, i64)> {
 
 fn int(attrs: &Attrs, key: &str) -> i64 {
     attrs.get(key).and_then(Value::as_i64).unwrap_or(0)
-}
-
-/// Spread `nodes` over `zones` round-robin.
-fn spread(nodes: i64, zones: &[String]) -> BTreeMap<String, i64> {
-    let mut out: BTreeMap<String, i64> = zones.iter().map(|z| (z.clone(), 0)).collect();
-    for i in 0..nodes.max(0) as usize {
-        if let Some(z) = zones.get(i % zones.len().max(1)) {
-            *out.entry(z.clone()).or_default() += 1;
-        }
-    }
-    out
 }
 
 fn short_id() -> String {
@@ -452,12 +441,7 @@ impl Provider for SimCloud {
                 ProviderError::NotFound(format!("{} ({})", prior.address, prior.cloud_id))
             })?;
         if row.kind == "node_pool" {
-            let zones: Vec<String> = row
-                .outputs
-                .get("nodes_per_zone")
-                .and_then(Value::as_object)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default();
+            let zones = row.pool_zones();
             let before = spread(int(&row.attrs, "desired"), &zones);
             let after = spread(int(&config.attrs, "desired"), &zones);
             if let Some((accelerator, count)) = accelerator_parts(&row.attrs) {

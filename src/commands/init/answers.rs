@@ -68,20 +68,7 @@ pub fn offering<'a>(
         })
 }
 
-pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 40
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && !name.ends_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err("use lowercase letters, digits and `-`, starting with a letter".into())
-    }
-}
+pub use hoist_blueprint::dns_name as check_name;
 
 impl Answers {
     /// Answers from flags and defaults, for scripts and non-terminals.
