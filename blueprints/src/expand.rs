@@ -69,7 +69,9 @@ impl Blueprint {
     /// Every resource of the environment, in dependency order.
     pub fn expand(&self, info: &dyn CloudInfo) -> Result<Vec<ResourceConfig>, BlueprintError> {
         let zones = self.zones(info)?;
-        let mut problems = Vec::new();
+        if self.cloud == crate::Cloud::Aws {
+            return self.expand_aws(&zones);
+        }
         let network = Address::new("network", &self.name);
         let cluster = Address::new("cluster", &self.name);
         let mut out = Vec::with_capacity(self.node_pools.len() + zones.len() + 2);
@@ -78,31 +80,59 @@ impl Blueprint {
             json!({"cidr": self.network.cidr.to_string(), "region": self.region}),
             vec![],
         ));
-        let extra_bits = if zones.len() <= 1 {
-            0
-        } else {
-            (usize::BITS - (zones.len() - 1).leading_zeros()) as u8
-        };
         let mut subnets = Vec::new();
         for (i, zone) in zones.iter().enumerate() {
             let address = Address::new("subnet", zone);
-            let cidr = self.network.cidr.subnet(extra_bits.max(2), i as u32);
             out.push(config(
                 address.clone(),
-                json!({"cidr": cidr.to_string(), "zone": zone}),
+                json!({"cidr": self.subnet_cidr(zones.len(), i), "zone": zone}),
                 vec![network.clone()],
             ));
             subnets.push(address);
         }
-        let access = match self.cluster.endpoint_access {
+        out.push(config(cluster.clone(), json!({"name": self.name, "region": self.region, "kubernetes_version": self.cluster.kubernetes_version, "endpoint_access": self.endpoint_access()}), subnets));
+        let pools = self.pools(&zones, |_| vec![cluster.clone()])?;
+        out.extend(
+            pools
+                .into_iter()
+                .map(|(address, attrs, deps)| config(address, attrs, deps)),
+        );
+        Ok(out)
+    }
+
+    /// The `index`-th of `count` equal subnets of the network (at least four blocks).
+    pub(crate) fn subnet_cidr(&self, count: usize, index: usize) -> String {
+        let bits = if count <= 1 {
+            0
+        } else {
+            (usize::BITS - (count - 1).leading_zeros()) as u8
+        };
+        self.network
+            .cidr
+            .subnet(bits.max(2), index as u32)
+            .to_string()
+    }
+
+    pub(crate) fn endpoint_access(&self) -> &'static str {
+        match self.cluster.endpoint_access {
             EndpointAccess::Public => "public",
             EndpointAccess::Private => "private",
             EndpointAccess::PublicAndPrivate => "public-and-private",
-        };
-        out.push(config(cluster.clone(), json!({"name": self.name, "region": self.region, "kubernetes_version": self.cluster.kubernetes_version, "endpoint_access": access}), subnets));
+        }
+    }
+
+    /// Each node pool's address, attributes and dependencies (`deps` given its zones), with
+    /// every pool zone outside the network reported at once.
+    pub(crate) fn pools(
+        &self,
+        zones: &[String],
+        deps: impl Fn(&[String]) -> Vec<Address>,
+    ) -> Result<Vec<(Address, Value, Vec<Address>)>, BlueprintError> {
+        let mut problems = Vec::new();
+        let mut out = Vec::with_capacity(self.node_pools.len());
         for pool in &self.node_pools {
             let pool_zones = match &pool.zones {
-                None => zones.clone(),
+                None => zones.to_vec(),
                 Some(list) => {
                     for (i, z) in list.iter().enumerate().filter(|(_, z)| !zones.contains(z)) {
                         problems.push(Problem {
@@ -126,11 +156,8 @@ impl Blueprint {
                 "taints": pool.taints,
                 "zones": pool_zones,
             });
-            out.push(config(
-                Address::new("node_pool", &pool.name),
-                attrs,
-                vec![cluster.clone()],
-            ));
+            let d = deps(&pool_zones);
+            out.push((Address::new("node_pool", &pool.name), attrs, d));
         }
         if !problems.is_empty() {
             return Err(self.origin.diagnostics(problems));
@@ -139,7 +166,7 @@ impl Blueprint {
     }
 }
 
-fn config(address: Address, attrs: Value, depends_on: Vec<Address>) -> ResourceConfig {
+pub(crate) fn config(address: Address, attrs: Value, depends_on: Vec<Address>) -> ResourceConfig {
     let attrs: Attrs = match attrs {
         Value::Object(m) => m.into_iter().collect(),
         _ => Attrs::new(),

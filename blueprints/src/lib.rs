@@ -8,6 +8,7 @@
 mod check;
 mod diagnostic;
 mod expand;
+mod expand_aws;
 mod interpolate;
 mod model;
 pub mod schema;

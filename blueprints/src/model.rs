@@ -15,6 +15,8 @@ pub struct Blueprint {
     pub cloud: Cloud,
     pub region: String,
     pub latency: Option<Latency>,
+    /// aws: the named profile for credentials.
+    pub profile: Option<String>,
     pub ttl: Option<chrono::Duration>,
     pub tags: BTreeMap<String, String>,
     pub network: Network,
@@ -30,6 +32,8 @@ pub struct Blueprint {
 pub struct Network {
     pub cidr: Ipv4Cidr,
     pub zones: Zones,
+    /// AWS NAT gateways: `single` (default), `per-zone` or `none`.
+    pub nat: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -262,6 +266,7 @@ pub fn validate(
         cloud: p.cloud,
         region: p.region.clone(),
         latency: p.latency,
+        profile: p.profile.clone(),
         ttl,
         tags: file.tags,
         network,
@@ -429,7 +434,11 @@ fn validate_network(v: &mut Validator, n: Option<&NetworkFile>) -> Network {
             );
         }
     }
-    Network { cidr, zones }
+    Network {
+        cidr,
+        zones,
+        nat: n.and_then(|n| n.nat.clone()),
+    }
 }
 
 fn validate_cluster(v: &mut Validator, c: Option<&ClusterFile>) -> Cluster {

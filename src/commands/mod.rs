@@ -74,12 +74,14 @@ fn beside(file: &Path) -> PathBuf {
 fn cloud_info(cloud: &str) -> Option<Box<dyn CloudInfo>> {
     match cloud {
         "sim" => Some(Box::new(hoist_sim::SimRegions)),
+        #[cfg(feature = "aws")]
+        "aws" => Some(Box::new(hoist_aws::AwsRegions)),
         _ => None,
     }
 }
 
 /// Connect to the environment's cloud.
-pub fn open_provider(env: &EnvSettings) -> anyhow::Result<Arc<dyn Provider>> {
+pub async fn open_provider(env: &EnvSettings) -> anyhow::Result<Arc<dyn Provider>> {
     match env.cloud.as_str() {
         "sim" => {
             let latency = match std::env::var("HOIST_SIM_LATENCY") {
@@ -88,7 +90,9 @@ pub fn open_provider(env: &EnvSettings) -> anyhow::Result<Arc<dyn Provider>> {
             };
             Ok(Arc::new(SimCloud::open(&SimCloud::default_dir(), latency)?))
         }
-        other => bail!("the `{other}` provider is not part of this build of hoist yet\n  = hint: use `cloud: sim` to try hoist without an account"),
+        #[cfg(feature = "aws")]
+        "aws" => Ok(Arc::new(hoist_aws::AwsProvider::connect(&env.region, env.profile.as_deref()).await)),
+        other => bail!("the `{other}` provider is not part of this build of hoist\n  = hint: use `cloud: sim` to try hoist without an account, or build with the `{other}` feature"),
     }
 }
 
@@ -123,7 +127,7 @@ impl Context {
         let env = EnvSettings::from_blueprint(&blueprint);
         // Expand and resolve against static facts first, so a bad blueprint never opens the cloud.
         let mut desired = expand_offline(&blueprint)?;
-        let provider = open_provider(&env)?;
+        let provider = open_provider(&env).await?;
         if desired.is_empty() {
             desired = blueprint.expand(provider.as_ref())?;
         }

@@ -74,7 +74,7 @@ async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyho
     if plan.format != PLAN_FORMAT {
         bail!("{} is a plan of format {:?}; this hoist applies {PLAN_FORMAT:?}\n  = hint: make the plan again with this hoist", path.display(), plan.format);
     }
-    let provider = open_provider(&plan.env)?;
+    let provider = open_provider(&plan.env).await?;
     let mut session = Session::open(
         &store(&a.files, &plan.env.name),
         "apply",

@@ -393,6 +393,7 @@ async fn create(
         token: token.clone(),
         provider: shared.provider.name().into(),
         depends_on: config.depends_on.clone(),
+        attrs: config.attrs.clone(),
     })?;
     failpoint("after-intent", &address);
     let deps = {

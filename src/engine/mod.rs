@@ -31,6 +31,9 @@ pub struct EnvSettings {
     pub region: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<String>,
+    /// aws: the named profile for credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Lifetime in seconds, counted from the environment's first apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<i64>,
@@ -47,6 +50,7 @@ impl EnvSettings {
             cloud: bp.cloud.as_str().into(),
             region: bp.region.clone(),
             latency: bp.latency.map(|l| format!("{l:?}").to_ascii_lowercase()),
+            profile: bp.profile.clone(),
             ttl_seconds: bp.ttl.map(|d| d.num_seconds()),
             tags: bp.tags.clone(),
             budget_hourly_usd: bp.budget_hourly_usd,

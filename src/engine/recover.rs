@@ -32,10 +32,12 @@ impl Session {
                     address: Some(p.address.clone()),
                     message: format!("adopted {} created by the interrupted run", obs.cloud_id),
                 });
-                state.resources.insert(
-                    p.address.clone(),
-                    obs.into_state(p.address, &p.provider, p.depends_on),
-                );
+                // What was asked for, overlaid with what the cloud reports of it.
+                let mut attrs = p.attrs;
+                let mut adopted = obs.into_state(p.address.clone(), &p.provider, p.depends_on);
+                attrs.append(&mut adopted.attrs);
+                adopted.attrs = attrs;
+                state.resources.insert(p.address, adopted);
             }
         }
         state.serial += 1;

@@ -4,7 +4,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use hoist_provider::{Address, ResourceState};
+use hoist_provider::{Address, Attrs, ResourceState};
 use serde::{Deserialize, Serialize};
 
 use crate::error::io;
@@ -20,6 +20,9 @@ pub enum JournalEntry {
         token: String,
         provider: String,
         depends_on: Vec<Address>,
+        /// What was asked for: adoption records these, as not every cloud can report them all.
+        #[serde(default)]
+        attrs: Attrs,
     },
     /// `address` now exists (created, updated or adopted) as recorded.
     Saved { resource: ResourceState },
@@ -36,6 +39,7 @@ pub struct Pending {
     pub token: String,
     pub provider: String,
     pub depends_on: Vec<Address>,
+    pub attrs: Attrs,
 }
 
 /// Append-only log of an apply's steps; every append is fsync'd before it returns.
@@ -126,6 +130,7 @@ impl Journal {
                     token,
                     provider,
                     depends_on,
+                    attrs,
                 } => {
                     pending.retain(|p| &p.address != address);
                     pending.push(Pending {
@@ -133,6 +138,7 @@ impl Journal {
                         token: token.clone(),
                         provider: provider.clone(),
                         depends_on: depends_on.clone(),
+                        attrs: attrs.clone(),
                     });
                 }
                 JournalEntry::Saved { resource } => {
@@ -181,6 +187,7 @@ mod tests {
             token: "t1".into(),
             provider: "sim".into(),
             depends_on: vec![],
+            attrs: Attrs::new(),
         })
         .unwrap();
         let mut f = OpenOptions::new()

@@ -1,0 +1,99 @@
+//! AWS errors in hoist's terms: throttling and blips are retried, dependency violations wait,
+//! capacity errors fail over, missing things are gone.
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use hoist_provider::ProviderError;
+
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "SlowDown",
+];
+const NOT_FOUND: &[&str] = &[
+    "ResourceNotFoundException",
+    "NoSuchEntity",
+    "InvalidVpcID.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidGroup.NotFound",
+    "NatGatewayNotFound",
+    "InvalidAllocationID.NotFound",
+    "InvalidAssociationID.NotFound",
+    "NoSuchResource",
+];
+const WAIT: &[&str] = &[
+    "DependencyViolation",
+    "ResourceInUseException",
+    "DeleteConflict",
+    "InvalidParameterException.InUse",
+    "IncorrectState",
+    "Resource.AlreadyAssociated",
+];
+
+/// Classify an SDK error from `service` while doing `what`.
+pub fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    service: &str,
+    what: &str,
+    err: SdkError<E>,
+) -> ProviderError {
+    let (code, message) = match &err {
+        SdkError::ServiceError(e) => (
+            e.err().code().unwrap_or_default().to_string(),
+            e.err().message().unwrap_or_default().to_string(),
+        ),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            return ProviderError::Transient {
+                service: service.into(),
+                message: format!("{what}: {}", aws_sdk_ec2::error::DisplayErrorContext(&err)),
+            };
+        }
+        _ => (
+            String::new(),
+            format!("{}", aws_sdk_ec2::error::DisplayErrorContext(&err)),
+        ),
+    };
+    let message = format!("{what}: {code}: {message}");
+    if THROTTLING.contains(&code.as_str()) {
+        ProviderError::Throttled {
+            service: service.into(),
+            message,
+        }
+    } else if NOT_FOUND.contains(&code.as_str()) {
+        ProviderError::NotFound(message)
+    } else if WAIT.contains(&code.as_str()) {
+        ProviderError::NotReady {
+            what: what.into(),
+            message,
+        }
+    } else if code == "InternalError"
+        || code == "InternalFailure"
+        || code == "ServiceUnavailable"
+        || code == "Unavailable"
+    {
+        ProviderError::Transient {
+            service: service.into(),
+            message,
+        }
+    } else if code == "InsufficientInstanceCapacity" {
+        ProviderError::Capacity {
+            accelerator: String::new(),
+            region: String::new(),
+            zones: vec![],
+        }
+    } else {
+        ProviderError::Fatal(message)
+    }
+}
+
+/// `Ok(None)` for errors that mean the thing is gone.
+pub fn gone_is_none<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(ProviderError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

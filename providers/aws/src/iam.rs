@@ -1,0 +1,240 @@
+//! IAM roles for the EKS control plane and the nodes, with AWS managed policies attached.
+
+use aws_sdk_iam::types::Tag;
+use hoist_provider::{
+    tags, Address, Attrs, CloudResource, CreateContext, Lifecycle, Observed, Ownership,
+    ProviderError, ResourceConfig, ResourceState,
+};
+use serde_json::{json, Value};
+
+use crate::errors::{classify, gone_is_none};
+use crate::{observed, tag_map, text, AwsProvider, TOKEN_TAG};
+
+const SERVICE: &str = "iam";
+
+fn trust_policy(service: &str) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}).to_string()
+}
+
+fn policies(attrs: &Attrs) -> Vec<String> {
+    let mut p: Vec<String> = attrs
+        .get("policies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    p.sort();
+    p
+}
+
+impl AwsProvider {
+    async fn attached(&self, role: &str) -> Result<Vec<String>, ProviderError> {
+        let out = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "ListAttachedRolePolicies", e))?;
+        let mut p: Vec<String> = out
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(String::from))
+            .collect();
+        p.sort();
+        Ok(p)
+    }
+
+    /// The role named `name` if it exists: its arn and tags.
+    async fn get_role(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, std::collections::BTreeMap<String, String>)>, ProviderError> {
+        let got = gone_is_none(
+            self.iam
+                .get_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, "GetRole", e)),
+        )?;
+        Ok(got.and_then(|g| {
+            g.role().map(|r| {
+                (
+                    r.arn().to_string(),
+                    r.tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect(),
+                )
+            })
+        }))
+    }
+
+    async fn sync_policies(&self, role: &str, want: &[String]) -> Result<(), ProviderError> {
+        let have = self.attached(role).await?;
+        for p in want.iter().filter(|p| !have.contains(p)) {
+            self.iam
+                .attach_role_policy()
+                .role_name(role)
+                .policy_arn(p)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, "AttachRolePolicy", e))?;
+        }
+        for p in have.iter().filter(|p| !want.contains(p)) {
+            self.iam
+                .detach_role_policy()
+                .role_name(role)
+                .policy_arn(p)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, "DetachRolePolicy", e))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn create_role(
+        &self,
+        config: &ResourceConfig,
+        ctx: &CreateContext,
+    ) -> Result<Observed, ProviderError> {
+        let name = text(&config.attrs, "name");
+        let arn = match self.get_role(name).await? {
+            Some((arn, t)) if t.get(tags::ENV) == ctx.tags.get(tags::ENV) && t.get(tags::ADDRESS) == ctx.tags.get(tags::ADDRESS) => arn,
+            Some(_) => return Err(ProviderError::Invalid(format!("IAM role {name} already exists and is not this environment's; remove it or rename the environment"))),
+            None => {
+                let tags: Vec<Tag> = tag_map(ctx, name).into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
+                let created = self.iam.create_role().role_name(name).assume_role_policy_document(trust_policy(text(&config.attrs, "service"))).set_tags(Some(tags)).send().await.map_err(|e| classify(SERVICE, "CreateRole", e))?;
+                created.role().map(|r| r.arn().to_string()).unwrap_or_default()
+            }
+        };
+        self.sync_policies(name, &policies(&config.attrs)).await?;
+        let outputs = [("arn".to_string(), json!(arn))].into_iter().collect();
+        Ok(Observed {
+            cloud_id: name.into(),
+            attrs: config.attrs.clone(),
+            outputs,
+            lifecycle: Lifecycle::Ready,
+        })
+    }
+
+    pub(crate) async fn read_role(
+        &self,
+        r: &ResourceState,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some((arn, _)) = self.get_role(&r.cloud_id).await? else {
+            return Ok(None);
+        };
+        let live: Attrs = [(
+            "policies".to_string(),
+            json!(self.attached(&r.cloud_id).await?),
+        )]
+        .into_iter()
+        .collect();
+        let mut recorded = r.clone();
+        recorded
+            .attrs
+            .insert("policies".into(), json!(policies(&r.attrs)));
+        Ok(Some(observed(
+            &recorded,
+            live,
+            [("arn".to_string(), json!(arn))].into_iter().collect(),
+            Lifecycle::Ready,
+        )))
+    }
+
+    pub(crate) async fn update_role(
+        &self,
+        prior: &ResourceState,
+        config: &ResourceConfig,
+    ) -> Result<Observed, ProviderError> {
+        self.sync_policies(&prior.cloud_id, &policies(&config.attrs))
+            .await?;
+        Ok(Observed {
+            cloud_id: prior.cloud_id.clone(),
+            attrs: config.attrs.clone(),
+            outputs: prior.outputs.clone(),
+            lifecycle: Lifecycle::Ready,
+        })
+    }
+
+    pub(crate) async fn delete_role(&self, prior: &ResourceState) -> Result<(), ProviderError> {
+        if self.get_role(&prior.cloud_id).await?.is_none() {
+            return Ok(());
+        }
+        self.sync_policies(&prior.cloud_id, &[]).await?;
+        gone_is_none(
+            self.iam
+                .delete_role()
+                .role_name(&prior.cloud_id)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, "DeleteRole", e)),
+        )
+        .map(drop)
+    }
+
+    pub(crate) async fn find_role(
+        &self,
+        address: &Address,
+        token: &str,
+        owner: &Ownership,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let name = format!("{}-eks-{}", owner.env, address.name());
+        Ok(self
+            .get_role(&name)
+            .await?
+            .filter(|(_, t)| {
+                t.get(TOKEN_TAG).map(String::as_str) == Some(token)
+                    || t.get(tags::ADDRESS) == Some(&address.to_string())
+            })
+            .map(|(arn, _)| Observed {
+                cloud_id: name,
+                attrs: Attrs::new(),
+                outputs: [("arn".to_string(), json!(arn))].into_iter().collect(),
+                lifecycle: Lifecycle::Ready,
+            }))
+    }
+
+    /// Roles tagged for `env` (named `ENV-eks-*` by convention; tags are checked).
+    pub(crate) async fn list_roles(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
+        let mut out = Vec::new();
+        let roles = self
+            .iam
+            .list_roles()
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "ListRoles", e))?;
+        for role in roles
+            .roles()
+            .iter()
+            .filter(|r| r.role_name().starts_with(&format!("{env}-eks-")))
+        {
+            let t = self
+                .iam
+                .list_role_tags()
+                .role_name(role.role_name())
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, "ListRoleTags", e))?;
+            let tags: std::collections::BTreeMap<String, String> = t
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            if tags.get(tags::ENV).map(String::as_str) == Some(env) {
+                out.push(CloudResource {
+                    cloud_id: role.role_name().into(),
+                    kind: "iam_role".into(),
+                    name: role.role_name().into(),
+                    region: "global".into(),
+                    status: "exists".into(),
+                    tags,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
