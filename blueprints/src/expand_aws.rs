@@ -9,10 +9,11 @@ use crate::expand::config;
 use crate::{Blueprint, BlueprintError};
 
 const CLUSTER_POLICIES: &[&str] = &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"];
+/// Sorted, as IAM lists them, so that a read compares equal.
 const NODE_POLICIES: &[&str] = &[
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 ];
 /// The add-ons every EKS cluster needs to run pods.
 pub const CORE_ADDONS: &[&str] = &["vpc-cni", "coredns", "kube-proxy"];
