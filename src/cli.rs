@@ -52,6 +52,8 @@ pub enum Command {
     State(StateCommand),
     /// Print the environment's outputs.
     Output(OutputArgs),
+    /// Write a kubeconfig for the environment's cluster; it fetches a token per use, never stores one.
+    Kubeconfig(KubeconfigArgs),
     /// Break a stale lock left by a run that died.
     Unlock(UnlockArgs),
     /// Print the JSON Schema of the blueprint format (for editor autocompletion).
@@ -182,6 +184,15 @@ pub enum StateCommand {
 pub struct OutputArgs {
     /// One output to print raw (for scripts).
     pub name: Option<String>,
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct KubeconfigArgs {
+    /// Where to write it (default: print to stdout).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub files: FileArgs,
 }

@@ -3,6 +3,7 @@
 mod catalog;
 mod init;
 mod inspect;
+mod kubeconfig;
 mod run;
 mod sim;
 
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::State(c) => inspect::state(&printer, c),
         Command::Output(a) => inspect::output(&printer, a),
         Command::Unlock(a) => inspect::unlock(&printer, a),
+        Command::Kubeconfig(a) => kubeconfig::kubeconfig(printer, a).await,
         Command::Schema => {
             printer.json_out(&hoist_blueprint::json_schema());
             Ok(0)

@@ -11,6 +11,8 @@ use serde_json::Value;
 pub struct TestContext {
     pub dir: tempfile::TempDir,
     pub latency: &'static str,
+    /// Extra environment for every hoist run (e.g. the AWS emulator's endpoint).
+    pub env: Vec<(String, String)>,
 }
 
 pub struct Run {
@@ -47,6 +49,7 @@ impl TestContext {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
             latency: "instant",
+            env: Vec::new(),
         }
     }
 
@@ -74,6 +77,9 @@ impl TestContext {
             .env_remove("HOIST_STATE_DIR")
             .env_remove("HOIST_FAILPOINT")
             .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
         c
     }
 

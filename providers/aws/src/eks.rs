@@ -210,9 +210,14 @@ impl AwsProvider {
             let outputs: Attrs = [
                 ("arn".to_string(), json!(c.arn())),
                 ("endpoint".to_string(), json!(c.endpoint())),
+                // The idempotency token of the create that made it (not a credential).
                 (
-                    "token".to_string(),
+                    "hoist_token".to_string(),
                     json!(c.tags().and_then(|t| t.get(TOKEN_TAG))),
+                ),
+                (
+                    "certificate_authority".to_string(),
+                    json!(c.certificate_authority().and_then(|a| a.data())),
                 ),
             ]
             .into_iter()
@@ -338,7 +343,7 @@ impl AwsProvider {
             let outputs: Attrs = [
                 ("version".to_string(), json!(a.addon_version())),
                 (
-                    "token".to_string(),
+                    "hoist_token".to_string(),
                     json!(a.tags().and_then(|t| t.get(TOKEN_TAG))),
                 ),
             ]
@@ -798,7 +803,7 @@ impl AwsProvider {
         // Clusters and add-ons carry the token tag; node group names embed it.
         Ok(found.filter(|o| {
             address.kind() == "node_pool"
-                || o.outputs.get("token").and_then(Value::as_str) == Some(token)
+                || o.outputs.get("hoist_token").and_then(Value::as_str) == Some(token)
         }))
     }
 

@@ -1,0 +1,65 @@
+//! `hoist kubeconfig`: cluster access through the cloud's own token command, so no credential
+//! ever lands in a file or in state.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use serde_json::Value;
+
+use super::Context;
+use crate::cli::KubeconfigArgs;
+use crate::printer::Printer;
+
+pub async fn kubeconfig(printer: Arc<Printer>, a: KubeconfigArgs) -> anyhow::Result<u8> {
+    let ctx = Context::open(&a.files, "kubeconfig", &printer).await?;
+    let session = &ctx.session;
+    let Some(state) = &session.state else {
+        bail!("the environment has not been applied\n  = hint: run `hoist apply` first")
+    };
+    let Some(cluster) = state
+        .resources
+        .values()
+        .find(|r| r.address.kind() == "eks_cluster")
+    else {
+        bail!("environment {:?} on {} has no cluster with a Kubernetes API that hoist can reach\n  = hint: kubeconfig needs cloud: aws (the simulated cloud's clusters have no API server)", state.environment, state.provider);
+    };
+    // Endpoint and CA are read now: they are not credentials, but they can change.
+    let observed = crate::engine::refresh_all(session, &[cluster], printer.as_ref()).await?;
+    let live = observed
+        .get(&cluster.address)
+        .cloned()
+        .flatten()
+        .context("the cluster no longer exists; run `hoist drift`")?;
+    let out = |k: &str| {
+        live.outputs
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (name, region) = (cluster.cloud_id.clone(), state.region.clone());
+    let mut env = String::new();
+    if let Some(profile) = &session.env.profile {
+        env = format!("      env:\n        - name: AWS_PROFILE\n          value: {profile}\n");
+    }
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n  - name: {arn}\n    cluster:\n      server: {endpoint}\n      certificate-authority-data: {ca}\ncontexts:\n  - name: {ctx_name}\n    context:\n      cluster: {arn}\n      user: {ctx_name}\ncurrent-context: {ctx_name}\nusers:\n  - name: {ctx_name}\n    user:\n      exec:\n        apiVersion: client.authentication.k8s.io/v1beta1\n        command: aws\n        args: [eks, get-token, --cluster-name, {name}, --region, {region}, --output, json]\n        interactiveMode: Never\n{env}",
+        arn = out("arn"),
+        endpoint = out("endpoint"),
+        ca = out("certificate_authority"),
+        ctx_name = state.environment,
+    );
+    match a.out {
+        Some(path) => {
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            printer.info(&format!(
+                "Wrote {}: kubectl --kubeconfig {} get nodes",
+                path.display(),
+                path.display()
+            ));
+        }
+        None => printer.out(text.trim_end()),
+    }
+    Ok(0)
+}
