@@ -375,13 +375,15 @@ fn a_no_op_plan_reads_each_kind_in_one_call() {
     assert_eq!(count("eks:DescribeAddon"), 3);
     assert_eq!(count("eks:DescribeNodegroup"), 2);
     assert_eq!(
-        count("iam:GetRole") + count("iam:ListAttachedRolePolicies"),
-        4
+        count("iam:GetAccountAuthorizationDetails"),
+        1,
+        "both roles in one call: {calls:?}"
     );
+    // 8 kinds (7 EC2 + IAM roles) + 6 EKS objects (cluster, 3 add-ons, 2 node groups).
     assert_eq!(
         calls.len(),
-        17,
-        "21 resources refreshed in 17 calls: {calls:?}"
+        14,
+        "21 resources refreshed in 14 calls: {calls:?}"
     );
 }
 

@@ -120,29 +120,57 @@ impl AwsProvider {
         })
     }
 
-    pub(crate) async fn read_role(
+    /// Every role's arn and attached policies, in one (paginated) call: IAM's batch read.
+    pub(crate) async fn read_roles(
         &self,
-        r: &ResourceState,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let Some((arn, _)) = self.get_role(&r.cloud_id).await? else {
-            return Ok(None);
-        };
-        let live: Attrs = [(
-            "policies".to_string(),
-            json!(self.attached(&r.cloud_id).await?),
-        )]
-        .into_iter()
-        .collect();
-        let mut recorded = r.clone();
-        recorded
-            .attrs
-            .insert("policies".into(), json!(policies(&r.attrs)));
-        Ok(Some(observed(
-            &recorded,
-            live,
-            [("arn".to_string(), json!(arn))].into_iter().collect(),
-            Lifecycle::Ready,
-        )))
+        resources: &[&ResourceState],
+    ) -> Result<Vec<Option<Observed>>, ProviderError> {
+        let mut roles: std::collections::HashMap<String, (String, Vec<String>)> =
+            Default::default();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .iam
+                .get_account_authorization_details()
+                .filter(aws_sdk_iam::types::EntityType::Role)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, "GetAccountAuthorizationDetails", e))?;
+            for r in page.role_detail_list() {
+                let mut p: Vec<String> = r
+                    .attached_managed_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(String::from))
+                    .collect();
+                p.sort();
+                roles.insert(
+                    r.role_name().unwrap_or_default().to_string(),
+                    (r.arn().unwrap_or_default().to_string(), p),
+                );
+            }
+            match page.marker().filter(|_| page.is_truncated()) {
+                Some(m) => marker = Some(m.to_string()),
+                None => break,
+            }
+        }
+        Ok(resources
+            .iter()
+            .map(|r| {
+                roles.get(&r.cloud_id).map(|(arn, p)| {
+                    let mut recorded = (*r).clone();
+                    recorded
+                        .attrs
+                        .insert("policies".into(), json!(policies(&r.attrs)));
+                    observed(
+                        &recorded,
+                        [("policies".to_string(), json!(p))].into_iter().collect(),
+                        [("arn".to_string(), json!(arn))].into_iter().collect(),
+                        Lifecycle::Ready,
+                    )
+                })
+            })
+            .collect())
     }
 
     pub(crate) async fn update_role(

@@ -170,9 +170,10 @@ impl Provider for AwsProvider {
             return out;
         }
         match kind {
-            "iam_role" => {
-                futures::future::join_all(resources.iter().map(|r| self.read_role(r))).await
-            }
+            "iam_role" => match self.read_roles(resources).await {
+                Ok(found) => found.into_iter().map(Ok).collect(),
+                Err(e) => resources.iter().map(|_| Err(e.clone())).collect(),
+            },
             "eks_cluster" => {
                 futures::future::join_all(resources.iter().map(|r| self.read_cluster(r))).await
             }
