@@ -534,7 +534,7 @@ impl AwsProvider {
                 .node_role(role)
                 .set_labels(Some(labels(a)))
                 .set_taints(Some(taints(a)))
-                .client_request_token(&ctx.token)
+                .client_request_token(attempt_token(&ctx.token, &zones))
                 .set_tags(Some(hash_tags(ctx, &name)))
                 .send()
                 .await
@@ -557,13 +557,19 @@ impl AwsProvider {
                 }
                 Lifecycle::Failed { reason } if reason.contains("InsufficientInstanceCapacity") => {
                     let short = self.short_zones(&id, ctx).await?;
-                    let _ = self
-                        .eks
+                    // The name is reused in the next zones: wait until the failed group is gone.
+                    self.eks
                         .delete_nodegroup()
                         .cluster_name(&cluster)
                         .nodegroup_name(&name)
                         .send()
-                        .await;
+                        .await
+                        .map_err(|e| classify(SERVICE, "DeleteNodegroup", e))?;
+                    let mut pause = Duration::from_millis(100);
+                    while self.describe_node_group(&id).await?.is_some() {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(15));
+                    }
                     return Err(ProviderError::Capacity {
                         accelerator: text(a, "instance_type").into(),
                         region: self.region.clone(),
@@ -871,6 +877,16 @@ impl AwsProvider {
         }
         Ok(out)
     }
+}
+
+/// The create request's idempotency token: one per placement attempt, so a retry of the same
+/// attempt is idempotent while a retry in other zones is a new request, as AWS requires.
+fn attempt_token(token: &str, zones: &[String]) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in zones.join(",").bytes() {
+        hash = (hash ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    format!("{}-{:08x}", &token[..token.len().min(36)], hash as u32)
 }
 
 fn addon_lifecycle(status: Option<&str>) -> Lifecycle {
