@@ -1,3 +1,4 @@
+#![cfg(feature = "aws")]
 //! The AWS provider against moto (an independent AWS emulator), with a thin loopback layer in
 //! front for what moto lacks (tests/aws/fake_aws.py). Everything listens on 127.0.0.1.
 

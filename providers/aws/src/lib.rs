@@ -91,6 +91,17 @@ pub(crate) fn observed(
     }
 }
 
+/// A batch read's answer per resource: a failed call fails every resource in it.
+fn per_resource(
+    batch: Result<Vec<Option<Observed>>, ProviderError>,
+    n: usize,
+) -> Vec<Result<Option<Observed>, ProviderError>> {
+    match batch {
+        Ok(found) => found.into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e); n],
+    }
+}
+
 fn rules(kind: &str) -> KindRules {
     match kind {
         "vpc" => KindRules {
@@ -170,10 +181,7 @@ impl Provider for AwsProvider {
             return out;
         }
         match kind {
-            "iam_role" => match self.read_roles(resources).await {
-                Ok(found) => found.into_iter().map(Ok).collect(),
-                Err(e) => resources.iter().map(|_| Err(e.clone())).collect(),
-            },
+            "iam_role" => per_resource(self.read_roles(resources).await, resources.len()),
             "eks_cluster" => {
                 futures::future::join_all(resources.iter().map(|r| self.read_cluster(r))).await
             }
@@ -183,10 +191,7 @@ impl Provider for AwsProvider {
             "node_pool" => {
                 futures::future::join_all(resources.iter().map(|r| self.read_node_group(r))).await
             }
-            _ => match self.read_ec2(kind, resources).await {
-                Ok(found) => found.into_iter().map(Ok).collect(),
-                Err(e) => resources.iter().map(|_| Err(e.clone())).collect(),
-            },
+            _ => per_resource(self.read_ec2(kind, resources).await, resources.len()),
         }
     }
 
@@ -280,9 +285,4 @@ pub(crate) fn tag_map(ctx: &CreateContext, name: &str) -> BTreeMap<String, Strin
     t.insert(TOKEN_TAG.into(), ctx.token.clone());
     t.insert("Name".into(), name.into());
     t
-}
-
-#[allow(dead_code)]
-fn _region(p: &AwsProvider) -> &str {
-    &p.region
 }
