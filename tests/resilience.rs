@@ -197,6 +197,17 @@ fn a_failed_step_does_not_stop_independent_branches() {
     t.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
+fn wait_for_file(t: &TestContext, rel: &str) {
+    let started = Instant::now();
+    while !t.exists(rel) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{rel} never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn interrupt(child: &std::process::Child) {
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
 }
@@ -209,7 +220,9 @@ fn ctrl_c_finishes_running_steps_saves_state_and_exits_non_zero() {
         &["apply", "--auto-approve"],
         &[("HOIST_SIM_LATENCY", "demo")],
     );
-    std::thread::sleep(Duration::from_millis(900));
+    // The journal appears once apply is running, with the interrupt handler in place.
+    wait_for_file(&t, ".hoist/intr.journal");
+    std::thread::sleep(Duration::from_millis(600));
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -237,7 +250,7 @@ fn second_ctrl_c_exits_at_once_and_the_next_run_recovers() {
         &["apply", "--auto-approve"],
         &[("HOIST_SIM_LATENCY", "realistic")],
     );
-    std::thread::sleep(Duration::from_millis(700));
+    wait_for_file(&t, ".hoist/twice.journal");
     interrupt(&child);
     std::thread::sleep(Duration::from_millis(200));
     let asked = Instant::now();
