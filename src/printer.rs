@@ -40,6 +40,11 @@ impl Printer {
         }
     }
 
+    /// Whether output is coloured (a terminal, and no NO_COLOR / --no-color).
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
     pub fn paint(&self, text: &str, style: Style) -> String {
         paint(self.color, text, style)
     }

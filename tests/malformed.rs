@@ -281,6 +281,18 @@ fn cases() -> Vec<(&'static str, String, &'static str, &'static str)> {
             "one of: device-plugin, gpu-operator",
         ),
         (
+            "count too large for its type",
+            with("max: 2", "max: 5000000000"),
+            "15:10",
+            "is too large",
+        ),
+        (
+            "empty tag key",
+            plus("tags:\n  \"\": x\n"),
+            "17:3",
+            "is not a valid tag",
+        ),
+        (
             "unsupported kubernetes version",
             plus("cluster:\n  kubernetes_version: \"1.5\"\n"),
             "17:23",

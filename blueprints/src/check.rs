@@ -89,6 +89,17 @@ impl<'s> Checker<'s> {
                 );
             }
         }
+        if let (Some("uint32"), Value::Int(i)) =
+            (schema.get("format").and_then(J::as_str), &node.value)
+        {
+            if *i > i64::from(u32::MAX) {
+                self.push(
+                    node.pos,
+                    format!("`{path}` is too large: {i}"),
+                    Some(format!("at most {}", u32::MAX)),
+                );
+            }
+        }
         let pos = node.pos;
         match &mut node.value {
             Value::Map(entries) => self.check_object(pos, entries, schema, path),

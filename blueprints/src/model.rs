@@ -232,7 +232,14 @@ pub fn validate(
             None
         }
     });
-    for key in file.tags.keys() {
+    for (key, value) in &file.tags {
+        if key.trim().is_empty() || key.len() > 128 || value.len() > 256 {
+            v.err(
+                &format!("tags.{key}#key"),
+                format!("tag {key:?} is not a valid tag"),
+                "keys are 1 to 128 characters, values at most 256 (the clouds' limits)".to_string(),
+            );
+        }
         if key.starts_with("hoist-") {
             v.err(
                 &format!("tags.{key}#key"),
@@ -324,9 +331,12 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
             digits.push(c);
             continue;
         }
+        if digits.is_empty() {
+            return Err(format!("expected a number before `{c}`"));
+        }
         let n: i64 = digits
             .parse()
-            .map_err(|_| format!("expected a number before `{c}`"))?;
+            .map_err(|_| format!("`{digits}` is too large"))?;
         digits.clear();
         let unit = match c {
             's' => 1,

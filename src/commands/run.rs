@@ -39,7 +39,7 @@ fn print_plan(printer: &Printer, plan: &Plan) {
     if printer.json {
         printer.json_out(&json!({"plan": plan, "summary": plan.summary(), "changes_present": plan.has_changes()}));
     } else {
-        printer.out(&render_plan(plan, printer.paint("x", Style::Bold) != "x"));
+        printer.out(&render_plan(plan, printer.color()));
     }
 }
 
