@@ -1,5 +1,6 @@
-//! Benchmarks: `cargo run --release --bin hoist-bench [-- SIZES...]` for scale, and
-//! `cargo run --release --bin hoist-bench -- catalog` for the accelerator catalog.
+//! Benchmarks, after `cargo build --release --no-default-features --bins`:
+//! `target/release/hoist-bench [SIZES...]` for scale, `target/release/hoist-bench catalog` for the
+//! accelerator catalog.
 //!
 //! Generates blueprints with N node pools on the simulated cloud's `instant` profile, runs
 //! the real release `hoist` binary for apply, no-op plan and destroy, and reports wall time
@@ -129,7 +130,7 @@ fn main() {
         .with_file_name("hoist");
     assert!(
         hoist.exists(),
-        "build the hoist binary first: cargo build --release"
+        "build the hoist binary first: cargo build --release --no-default-features --bins"
     );
     println!(
         "{:>6} {:>9} {:>22} {:>22} {:>22}",
