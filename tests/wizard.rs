@@ -204,3 +204,29 @@ fn non_interactive_takes_flags_and_names_what_is_missing() {
     );
     t.expect(&["plan"], 0);
 }
+
+#[test]
+fn apply_on_a_terminal_asks_and_only_yes_applies() {
+    let t = TestContext::new();
+    t.write("hoist.yaml", &common::blueprint("ask", "L4:1", 1, 1, 1));
+    let session = |t: &TestContext| {
+        let mut cmd = t.command(&["apply"]);
+        cmd.env("TERM", "xterm")
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        spawn_command(cmd, Some(15_000)).expect("spawn apply on a pty")
+    };
+    let mut p = session(&t);
+    answer(&mut p, "Only 'yes' will be accepted:", "no\r");
+    p.exp_string("apply cancelled: nothing was changed")
+        .unwrap();
+    assert_eq!(exit_code(&mut p), 1);
+    assert!(t.inventory("ask").is_empty());
+
+    let mut p = session(&t);
+    answer(&mut p, "Only 'yes' will be accepted:", "yes\r");
+    p.exp_string("Apply complete").unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    t.assert_converged("ask");
+}
