@@ -42,6 +42,10 @@ fn stockout_moves_the_pool_to_other_zones_and_says_why() {
     let t = TestContext::new();
     t.write("hoist.yaml", &blueprint("stock", "A100:8", 2, 2, 2));
     t.expect(&["sim", "capacity", "sim-east1-a", "A100", "0"], 0);
+    assert!(t
+        .expect(&["sim", "capacity"], 0)
+        .stdout
+        .contains("sim-east1-a      A100         0"));
     let plan = t.expect(&["plan"], 0);
     assert!(
         plan.stdout

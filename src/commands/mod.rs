@@ -130,9 +130,6 @@ impl Context {
         // Expand and resolve against static facts first, so a bad blueprint never opens the cloud.
         let mut desired = expand_offline(&blueprint)?;
         let provider = open_provider(&env).await?;
-        if desired.is_empty() {
-            desired = blueprint.expand(provider.as_ref())?;
-        }
         let session = Session::open(
             &store(files, &blueprint.name),
             operation,

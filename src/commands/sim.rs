@@ -17,6 +17,39 @@ fn parse_limit(text: &str, what: &str) -> anyhow::Result<Option<u32>> {
     }
 }
 
+fn amount(n: Option<u32>) -> String {
+    n.map_or("unlimited".into(), |n| n.to_string())
+}
+
+/// Capacity and quotas are both limits per (place, accelerator): with all three arguments,
+/// set one; with none, list them.
+#[allow(clippy::type_complexity)]
+fn limit(
+    printer: &Printer,
+    args: (Option<String>, Option<String>, Option<String>),
+    set: impl FnOnce(&str, &str, Option<u32>) -> anyhow::Result<String>,
+    list: impl FnOnce() -> anyhow::Result<(serde_json::Value, Vec<String>)>,
+    (what, empty, usage): (&str, &str, &str),
+) -> anyhow::Result<()> {
+    match args {
+        (Some(place), Some(acc), Some(n)) => {
+            printer.out(&set(&place, &acc, parse_limit(&n, what)?)?)
+        }
+        (None, None, None) => {
+            let (json, lines) = list()?;
+            if printer.json {
+                printer.json_out(&json);
+            } else if lines.is_empty() {
+                printer.out(empty);
+            } else {
+                lines.iter().for_each(|l| printer.out(l));
+            }
+        }
+        _ => bail!("{usage}"),
+    }
+    Ok(())
+}
+
 pub fn sim(printer: &Printer, c: SimCommand) -> anyhow::Result<u8> {
     let cloud = SimCloud::open(&SimCloud::default_dir(), LatencyProfile::Instant)?;
     match c {
@@ -41,46 +74,32 @@ pub fn sim(printer: &Printer, c: SimCommand) -> anyhow::Result<u8> {
             let r = cloud.remove(&target)?;
             printer.out(&format!("Deleted {} {} ({}) behind hoist's back.", r.kind, r.cloud_id, r.name));
         }
-        SimCommand::Capacity { zone, accelerator, nodes } => match (zone, accelerator, nodes) {
-            (Some(z), Some(a), Some(n)) => {
-                let limit = parse_limit(&n, "node count")?;
-                cloud.set_capacity(&z, &a, limit)?;
-                printer.out(&format!("Zone {z} can now host {} {} nodes.", limit.map_or("unlimited".into(), |n| n.to_string()), a.to_ascii_uppercase()));
-            }
-            (None, None, None) => {
+        SimCommand::Capacity { zone, accelerator, nodes } => limit(
+            printer,
+            (zone, accelerator, nodes),
+            |z, a, n| {
+                cloud.set_capacity(z, a, n)?;
+                Ok(format!("Zone {z} can now host {} {} nodes.", amount(n), a.to_ascii_uppercase()))
+            },
+            || {
                 let rows = cloud.capacity()?;
-                if printer.json {
-                    printer.json_out(&json!(rows));
-                } else if rows.is_empty() {
-                    printer.out("Every zone has unlimited capacity.");
-                } else {
-                    for r in rows {
-                        printer.out(&format!("{:<16} {:<12} {}", r.zone, r.accelerator, r.available));
-                    }
-                }
-            }
-            _ => bail!("give all of ZONE ACCELERATOR NODES to set capacity, or none to list it\n  = hint: hoist sim capacity sim-east1-a A100 0"),
-        },
-        SimCommand::Quota { region, accelerator, gpus } => match (region, accelerator, gpus) {
-            (Some(r), Some(a), Some(n)) => {
-                let limit = parse_limit(&n, "GPU count")?;
-                cloud.set_quota(&r, &a, limit)?;
-                printer.out(&format!("Region {r} may now run {} {} GPUs.", limit.map_or("unlimited".into(), |n| n.to_string()), a.to_ascii_uppercase()));
-            }
-            (None, None, None) => {
+                Ok((json!(rows), rows.iter().map(|r| format!("{:<16} {:<12} {}", r.zone, r.accelerator, r.available)).collect()))
+            },
+            ("node count", "Every zone has unlimited capacity.", "give all of ZONE ACCELERATOR NODES to set capacity, or none to list it\n  = hint: hoist sim capacity sim-east1-a A100 0"),
+        )?,
+        SimCommand::Quota { region, accelerator, gpus } => limit(
+            printer,
+            (region, accelerator, gpus),
+            |r, a, n| {
+                cloud.set_quota(r, a, n)?;
+                Ok(format!("Region {r} may now run {} {} GPUs.", amount(n), a.to_ascii_uppercase()))
+            },
+            || {
                 let rows = cloud.quotas()?;
-                if printer.json {
-                    printer.json_out(&json!(rows));
-                } else if rows.is_empty() {
-                    printer.out("No GPU quotas are set: every region is unlimited.");
-                } else {
-                    for r in rows {
-                        printer.out(&format!("{:<14} {:<12} {} GPUs", r.region, r.accelerator, r.max_gpus));
-                    }
-                }
-            }
-            _ => bail!("give all of REGION ACCELERATOR GPUS to set a quota, or none to list them\n  = hint: hoist sim quota sim-east1 A100 16"),
-        },
+                Ok((json!(rows), rows.iter().map(|r| format!("{:<14} {:<12} {} GPUs", r.region, r.accelerator, r.max_gpus)).collect()))
+            },
+            ("GPU count", "No GPU quotas are set: every region is unlimited.", "give all of REGION ACCELERATOR GPUS to set a quota, or none to list them\n  = hint: hoist sim quota sim-east1 A100 16"),
+        )?,
         SimCommand::Faults { transient, throttle } => {
             let mut f = cloud.faults()?;
             if transient.is_some() || throttle.is_some() {

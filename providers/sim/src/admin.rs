@@ -164,33 +164,40 @@ impl SimCloud {
     }
 
     pub fn capacity(&self) -> Result<Vec<CapacityRow>, SimError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        self.rows(
             "SELECT zone, accelerator, available FROM capacity ORDER BY zone, accelerator",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(CapacityRow {
-                zone: r.get(0)?,
-                accelerator: r.get(1)?,
-                available: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            |r| {
+                Ok(CapacityRow {
+                    zone: r.get(0)?,
+                    accelerator: r.get(1)?,
+                    available: r.get(2)?,
+                })
+            },
+        )
     }
 
     /// Every regional GPU quota that is set (regions without one are unlimited).
     pub fn quotas(&self) -> Result<Vec<QuotaRow>, SimError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        self.rows(
             "SELECT region, accelerator, max_gpus FROM quotas ORDER BY region, accelerator",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(QuotaRow {
-                region: r.get(0)?,
-                accelerator: r.get(1)?,
-                max_gpus: r.get(2)?,
-            })
-        })?;
+            |r| {
+                Ok(QuotaRow {
+                    region: r.get(0)?,
+                    accelerator: r.get(1)?,
+                    max_gpus: r.get(2)?,
+                })
+            },
+        )
+    }
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, SimError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
