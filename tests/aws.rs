@@ -1,126 +1,15 @@
 #![cfg(feature = "aws")]
-//! The AWS provider against moto (an independent AWS emulator), with a thin loopback layer in
-//! front for what moto lacks (tests/aws/fake_aws.py). Everything listens on 127.0.0.1.
+//! The AWS provider's lifecycle against moto (an independent AWS emulator) with the loopback
+//! layer in tests/aws/fake_aws.py: what an apply makes, in-place and replacing changes, drift,
+//! retries, stockouts, quotas, crashes and the calls a no-op plan costs. Inspected with boto3.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use common::emulator::{eks_blueprint, Emulator};
+use serde_json::{json, Value};
 
-use common::TestContext;
-use serde_json::Value;
-
-const LAYER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws/fake_aws.py");
-const STATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws/emulator_state.py");
-
-/// One emulator process, stopped on drop.
-struct Emulator {
-    child: Child,
-    port: u16,
-}
-
-impl Emulator {
-    fn start() -> Emulator {
-        let mut child = Command::new("python3")
-            .arg(LAYER)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs the AWS emulator (pip install 'moto[server]')");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the emulator prints its port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the emulator did not start: {line:?}"));
-        Emulator { child, port }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn http(&self, method: &str, path: &str, body: &str) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
-    }
-
-    fn configure(&self, json: &str) {
-        self.http("POST", "/_hoist/config", json);
-    }
-
-    fn reset_calls(&self) {
-        self.http("POST", "/_hoist/calls/reset", "");
-    }
-
-    fn calls(&self) -> Vec<String> {
-        serde_json::from_str(&self.http("GET", "/_hoist/calls", "")).unwrap()
-    }
-
-    /// What the emulator holds for `env`, read through boto3.
-    fn state(&self, env: &str) -> Value {
-        let out = Command::new("python3")
-            .arg(STATE)
-            .arg(self.endpoint())
-            .arg(env)
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-    }
-
-    /// A boto3 call against the emulator, behind hoist's back.
-    fn boto(&self, code: &str) {
-        let script = format!("import boto3\nc = lambda s: boto3.client(s, endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n{code}\n", self.endpoint());
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn context(em: &Emulator) -> TestContext {
-    let mut t = TestContext::new();
-    for (k, v) in [
-        ("AWS_ENDPOINT_URL", em.endpoint().as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_MAX_ATTEMPTS", "1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-    ] {
-        t.env.push((k.into(), v.into()));
-    }
-    t
-}
-
-/// An EKS blueprint with a fixed-size GPU pool and an autoscaled CPU pool.
-fn blueprint(env: &str, accelerator: &str, gpu_nodes: u32, gpu_max: u32) -> String {
-    format!(
-        "apiVersion: hoist/v1\nname: {env}\nprovider:\n  cloud: aws\n  region: us-east-1\nnetwork:\n  cidr: 10.50.0.0/16\n  zones: [us-east-1a, us-east-1b, us-east-1c]\ncluster:\n  kubernetes_version: \"1.32\"\nnode_pools:\n  - name: gpu\n    accelerator: {accelerator}\n    min: {gpu_nodes}\n    desired: {gpu_nodes}\n    max: {gpu_max}\n    labels:\n      workload: training\n    taints:\n      - nvidia.com/gpu=present:NoSchedule\n  - name: system\n    instance_type: m5.large\n    min: 1\n    max: 3\n"
-    )
+fn blueprint(env: &str, accelerator: &str, nodes: u32, max: u32) -> String {
+    eks_blueprint(env, &format!("accelerator: {accelerator}"), nodes, max, "")
 }
 
 fn gpu_group(state: &Value, env: &str) -> Value {
@@ -132,41 +21,96 @@ fn gpu_group(state: &Value, env: &str) -> Value {
         .expect("a gpu node group")
 }
 
+fn list(v: &Value) -> &Vec<Value> {
+    v.as_array().unwrap_or_else(|| panic!("not a list: {v}"))
+}
+
 #[test]
 fn apply_builds_a_tagged_eks_environment_plans_empty_and_destroys_to_nothing() {
     let em = Emulator::start();
-    let t = context(&em);
+    let t = em.context();
     t.write("hoist.yaml", &blueprint("eks1", "A100:8", 1, 1));
     t.expect(&["apply", "--auto-approve"], 0);
     let s = em.state("eks1");
-    assert_eq!(s["vpcs"].as_array().unwrap().len(), 1);
-    let subnets = s["subnets"].as_array().unwrap();
+    assert_eq!(list(&s["vpcs"]).len(), 1);
+    let vpc = s["vpcs"][0].as_str().unwrap();
+    assert_eq!(s["vpc_attributes"][vpc]["dns_hostnames"], true);
+    let subnets = list(&s["subnets"]);
+    for sn in subnets {
+        let public = sn["public"] == true;
+        let role = if public {
+            "kubernetes.io/role/elb"
+        } else {
+            "kubernetes.io/role/internal-elb"
+        };
+        assert_eq!(sn["tags"][role], "1", "{sn}");
+        assert!(
+            sn["route_table"].is_string() && sn["default_route"].is_string(),
+            "routed: {sn}"
+        );
+        let target = sn["default_route"].as_str().unwrap();
+        assert!(
+            target.starts_with(if public { "igw-" } else { "nat-" }),
+            "{sn}"
+        );
+    }
     assert_eq!(subnets.iter().filter(|x| x["public"] == true).count(), 3);
     assert_eq!(subnets.iter().filter(|x| x["public"] == false).count(), 3);
     for kind in [
         "internet_gateways",
         "nat_gateways",
         "addresses",
-        "security_groups",
+        "vpc_endpoints",
     ] {
-        assert_eq!(s[kind].as_array().unwrap().len(), 1, "{kind}: {s}");
+        assert_eq!(list(&s[kind]).len(), 1, "{kind}: {s}");
     }
-    assert_eq!(s["route_tables"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s["vpc_endpoints"][0]["service"],
+        "com.amazonaws.us-east-1.s3"
+    );
+    assert_eq!(list(&s["vpc_endpoints"][0]["route_tables"]).len(), 2);
+    // The cluster's own group, and the EFA group for the p4d pool.
+    assert_eq!(list(&s["security_groups"]).len(), 2);
+    assert_eq!(list(&s["route_tables"]).len(), 2);
     assert_eq!(
         s["roles"]["eks1-eks-cluster"],
-        serde_json::json!(["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"])
+        json!(["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"])
     );
-    assert_eq!(s["roles"]["eks1-eks-node"].as_array().unwrap().len(), 3);
+    assert_eq!(list(&s["roles"]["eks1-eks-node"]).len(), 4);
+    assert_eq!(s["log_groups"]["/aws/eks/eks1/cluster"]["retention"], 90);
+    assert_eq!(
+        s["log_groups"]["/aws/eks/eks1/cluster"]["tags"]["hoist-env"],
+        "eks1"
+    );
     let cluster = &s["clusters"]["eks1"];
     assert_eq!(cluster["version"], "1.32");
     assert_eq!(cluster["tags"]["hoist-address"], "eks_cluster.eks1");
+    assert_eq!(
+        cluster["access_config"]["authenticationMode"],
+        "API_AND_CONFIG_MAP"
+    );
+    for addon in ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent"] {
+        assert_eq!(
+            cluster["addons"][addon]["status"], "ACTIVE",
+            "{addon}: {cluster}"
+        );
+    }
     let gpu = gpu_group(&s, "eks1");
-    assert_eq!(gpu["instance_types"], serde_json::json!(["p4d.24xlarge"]));
+    assert_eq!(gpu["instance_types"], json!(["p4d.24xlarge"]));
     assert_eq!(gpu["ami_type"], "AL2023_x86_64_NVIDIA");
     assert_eq!(gpu["capacity_type"], "ON_DEMAND");
     assert_eq!(gpu["labels"]["workload"], "training");
+    assert_eq!(
+        gpu["labels"]["k8s.amazonaws.com/accelerator"],
+        "nvidia-a100"
+    );
     assert_eq!(gpu["taints"][0]["key"], "nvidia.com/gpu");
     assert_eq!(gpu["scaling"]["desiredSize"], 1);
+    assert_eq!(gpu["update_config"]["maxUnavailable"], 1);
+    let lt = &s["launch_templates"][gpu["launch_template"]["name"].as_str().unwrap()];
+    assert_eq!(lt["block_device_mappings"][0]["Ebs"]["VolumeType"], "gp3");
+    assert_eq!(lt["block_device_mappings"][0]["Ebs"]["VolumeSize"], 200);
+    assert_eq!(lt["metadata_options"]["HttpTokens"], "required");
     t.expect(&["plan", "--detailed-exitcode"], 0);
 
     let destroy = t.expect(&["destroy", "--auto-approve"], 0);
@@ -186,19 +130,25 @@ fn apply_builds_a_tagged_eks_environment_plans_empty_and_destroys_to_nothing() {
         "addresses",
         "route_tables",
         "security_groups",
+        "vpc_endpoints",
     ] {
-        assert!(s[kind].as_array().unwrap().is_empty(), "{kind} left: {s}");
+        assert!(list(&s[kind]).is_empty(), "{kind} left: {s}");
     }
-    assert!(
-        s["roles"].as_object().unwrap().is_empty() && s["clusters"].as_object().unwrap().is_empty(),
-        "{s}"
-    );
+    for kind in [
+        "roles",
+        "clusters",
+        "launch_templates",
+        "placement_groups",
+        "log_groups",
+    ] {
+        assert!(s[kind].as_object().unwrap().is_empty(), "{kind} left: {s}");
+    }
 }
 
 #[test]
 fn size_change_updates_in_place_type_change_creates_first_and_drift_names_the_field() {
     let em = Emulator::start();
-    let t = context(&em);
+    let t = em.context();
     t.write("hoist.yaml", &blueprint("eks2", "A100:8", 1, 1));
     t.expect(&["apply", "--auto-approve"], 0);
 
@@ -259,14 +209,14 @@ fn size_change_updates_in_place_type_change_creates_first_and_drift_names_the_fi
         .expect("the old one deleted");
     assert!(created < deleted, "create before destroy: {calls:?}");
     let gpu = gpu_group(&em.state("eks2"), "eks2");
-    assert_eq!(gpu["instance_types"], serde_json::json!(["p5.48xlarge"]));
+    assert_eq!(gpu["instance_types"], json!(["p5.48xlarge"]));
     t.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
 #[test]
 fn throttling_is_retried_and_a_stocked_out_zone_is_failed_over() {
     let em = Emulator::start();
-    let t = context(&em);
+    let t = em.context();
     em.configure(r#"{"throttle": 6, "stockout": {"us-east-1a": ["p4d.24xlarge"]}}"#);
     t.write("hoist.yaml", &blueprint("eks3", "A100:8", 1, 1));
     let r = t.expect(&["apply", "--auto-approve"], 0);
@@ -283,18 +233,16 @@ fn throttling_is_retried_and_a_stocked_out_zone_is_failed_over() {
         "{}",
         r.stdout
     );
+    // A p4d pool lives in one placement group, so in one zone: the next one after 1a.
     let gpu = gpu_group(&em.state("eks3"), "eks3");
-    assert_eq!(
-        gpu["zones"],
-        serde_json::json!(["us-east-1b", "us-east-1c"])
-    );
+    assert_eq!(gpu["zones"], json!(["us-east-1b"]));
     t.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
 #[test]
 fn a_gpu_quota_below_the_request_fails_the_plan_before_any_create() {
     let em = Emulator::start();
-    let t = context(&em);
+    let t = em.context();
     em.configure(r#"{"quotas": {"L-417A185B": 96}}"#);
     t.write("hoist.yaml", &blueprint("eks4", "A100:8", 1, 2));
     let r = t.expect(&["apply", "--auto-approve"], 1);
@@ -315,7 +263,7 @@ fn a_gpu_quota_below_the_request_fails_the_plan_before_any_create() {
 #[test]
 fn killed_during_apply_then_apply_again_makes_no_duplicates() {
     let em = Emulator::start();
-    let t = context(&em);
+    let t = em.context();
     t.write("hoist.yaml", &blueprint("eks5", "A100:8", 1, 1));
     for point in [
         "after-create:vpc.eks5",
@@ -331,7 +279,7 @@ fn killed_during_apply_then_apply_again_makes_no_duplicates() {
         assert_eq!(r.status.code(), None, "{point}: killed");
         t.expect(&["apply", "--auto-approve"], 0);
         let s = em.state("eks5");
-        assert_eq!(s["vpcs"].as_array().unwrap().len(), 1, "{point}: {s}");
+        assert_eq!(list(&s["vpcs"]).len(), 1, "{point}: {s}");
         assert_eq!(s["roles"].as_object().unwrap().len(), 2, "{point}: {s}");
         assert_eq!(s["clusters"].as_object().unwrap().len(), 1, "{point}: {s}");
         assert_eq!(
@@ -350,7 +298,7 @@ fn killed_during_apply_then_apply_again_makes_no_duplicates() {
 #[test]
 fn a_no_op_plan_reads_each_kind_in_one_call() {
     let em = Emulator::start();
-    let t = context(&em);
+    let t = em.context();
     t.write("hoist.yaml", &blueprint("eks6", "A100:8", 1, 1));
     t.expect(&["apply", "--auto-approve"], 0);
     em.reset_calls();
@@ -365,6 +313,9 @@ fn a_no_op_plan_reads_each_kind_in_one_call() {
         "DescribeNatGateways",
         "DescribeRouteTables",
         "DescribeSecurityGroups",
+        "DescribeVpcEndpoints",
+        "DescribeLaunchTemplates",
+        "DescribePlacementGroups",
     ] {
         assert_eq!(
             count(&format!("ec2:{describe}")),
@@ -372,26 +323,28 @@ fn a_no_op_plan_reads_each_kind_in_one_call() {
             "{describe} once for all: {calls:?}"
         );
     }
-    assert_eq!(count("eks:DescribeCluster"), 1);
-    assert_eq!(count("eks:DescribeAddon"), 3);
-    assert_eq!(count("eks:DescribeNodegroup"), 2);
     assert_eq!(
         count("iam:GetAccountAuthorizationDetails"),
         1,
         "both roles in one call: {calls:?}"
     );
-    // 8 kinds (7 EC2 + IAM roles) + 6 EKS objects (cluster, 3 add-ons, 2 node groups).
+    assert_eq!(count("logs:DescribeLogGroups"), 1, "{calls:?}");
+    // The cluster, and again for the leftovers record (it lives as long as the cluster).
+    assert_eq!(count("eks:DescribeCluster"), 2);
+    assert_eq!(count("eks:DescribeAddon"), 4);
+    assert_eq!(count("eks:DescribeNodegroup"), 2);
+    // 12 kinds in one call each (10 EC2, IAM, logs) + 8 EKS objects without a batch read.
     assert_eq!(
         calls.len(),
-        14,
-        "21 resources refreshed in 14 calls: {calls:?}"
+        20,
+        "30 resources refreshed in 20 calls: {calls:?}"
     );
 }
 
 #[test]
 fn kubeconfig_uses_the_eks_token_command_and_state_holds_no_token() {
     let em = Emulator::start();
-    let t = context(&em);
+    let t = em.context();
     t.write("hoist.yaml", &blueprint("eks7", "L4:1", 1, 1));
     t.expect(&["apply", "--auto-approve"], 0);
     t.expect(&["kubeconfig", "--out", "kube.yaml"], 0);
@@ -412,7 +365,7 @@ fn kubeconfig_uses_the_eks_token_command_and_state_holds_no_token() {
     let gpu = gpu_group(&em.state("eks7"), "eks7");
     assert_eq!(
         gpu["instance_types"],
-        serde_json::json!(["g6.xlarge"]),
+        json!(["g6.xlarge"]),
         "L4:1 resolves to the cheapest L4 type"
     );
 }

@@ -3,15 +3,14 @@
 //! Loading runs in stages, each reporting every problem it finds with file, line and column:
 //! YAML syntax → interpolation of `{{ var.x }}`/`{{ env.X }}` → structure against the JSON
 //! Schema (unknown keys with suggestions, types, enum values) → meaning (sizes, names, CIDRs,
-//! accelerators). Expansion then turns the blueprint into concrete resources for a cloud.
+//! accelerators). [`Blueprint::spec`] then gives the cloud-neutral model that providers expand.
 
 mod check;
 mod diagnostic;
-mod expand;
-mod expand_aws;
 mod interpolate;
 mod model;
 pub mod schema;
+mod spec;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -22,7 +21,7 @@ pub use check::Problem;
 pub use diagnostic::{did_you_mean, Diagnostic};
 pub use model::{
     dns_name, parse_accelerator, parse_duration, Accelerator, Blueprint, Cluster, Component,
-    Ipv4Cidr, Network, NodePool, Zones,
+    Network, NodePool, Zones,
 };
 pub use schema::{json_schema, Capacity, Cloud, EndpointAccess, Latency};
 pub use yaml::Pos;

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
+use hoist_provider::{AccessGrant, AccessRole, Ipv4Cidr, NatMode};
+
 use crate::check::Problem;
 use crate::schema::*;
 use crate::yaml::{Node, Pos, Value};
@@ -32,8 +34,8 @@ pub struct Blueprint {
 pub struct Network {
     pub cidr: Ipv4Cidr,
     pub zones: Zones,
-    /// AWS NAT gateways: `single` (default), `per-zone` or `none`.
-    pub nat: Option<String>,
+    /// NAT gateways: `single` (default), `per-zone` or `none`.
+    pub nat: NatMode,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,34 +44,11 @@ pub enum Zones {
     List(Vec<String>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv4Cidr {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl Ipv4Cidr {
-    /// The `index`-th sub-block with `extra` more prefix bits.
-    pub fn subnet(&self, extra: u8, index: u32) -> Ipv4Cidr {
-        let prefix = self.prefix + extra;
-        let base = u32::from(self.addr) | (index << (32 - prefix));
-        Ipv4Cidr {
-            addr: Ipv4Addr::from(base),
-            prefix,
-        }
-    }
-}
-
-impl std::fmt::Display for Ipv4Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub kubernetes_version: String,
     pub endpoint_access: EndpointAccess,
+    pub access: Vec<AccessGrant>,
 }
 
 /// An accelerator request such as `A100:8` or `tpu-v5e-8`.
@@ -102,6 +81,7 @@ pub struct NodePool {
     pub labels: BTreeMap<String, String>,
     pub taints: Vec<String>,
     pub zones: Option<Vec<String>>,
+    pub disk_size_gib: Option<u32>,
     /// Index in `node_pools`, to locate later errors.
     pub index: usize,
 }
@@ -435,20 +415,20 @@ fn validate_network(v: &mut Validator, n: Option<&NetworkFile>) -> Network {
             Zones::List(list)
         }
     };
-    if let Some(nat) = n.and_then(|n| n.nat.as_deref()) {
-        if !["single", "per-zone", "none"].contains(&nat) {
+    let nat = match n.and_then(|n| n.nat.as_deref()) {
+        None | Some("single") => NatMode::Single,
+        Some("per-zone") => NatMode::PerZone,
+        Some("none") => NatMode::None,
+        Some(other) => {
             v.err(
                 "network.nat",
-                format!("unknown network.nat {nat:?}"),
+                format!("unknown network.nat {other:?}"),
                 "one of: single, per-zone, none".to_string(),
             );
+            NatMode::Single
         }
-    }
-    Network {
-        cidr,
-        zones,
-        nat: n.and_then(|n| n.nat.clone()),
-    }
+    };
+    Network { cidr, zones, nat }
 }
 
 fn validate_cluster(v: &mut Validator, c: Option<&ClusterFile>) -> Cluster {
@@ -470,7 +450,58 @@ fn validate_cluster(v: &mut Validator, c: Option<&ClusterFile>) -> Cluster {
         endpoint_access: c
             .and_then(|c| c.endpoint_access)
             .unwrap_or(EndpointAccess::Public),
+        access: validate_access(v, c.map(|c| c.access.as_slice()).unwrap_or_default()),
     }
+}
+
+fn validate_access(v: &mut Validator, grants: &[AccessFile]) -> Vec<AccessGrant> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(grants.len());
+    for (i, g) in grants.iter().enumerate() {
+        let path = format!("cluster.access[{i}]");
+        if g.principal.trim().is_empty() {
+            v.err(
+                &format!("{path}.principal"),
+                "access principal is empty",
+                "name the identity, e.g. arn:aws:iam::111122223333:role/ml-admins".to_string(),
+            );
+        } else if let Some(first) = seen.insert(&g.principal, i) {
+            v.err(
+                &format!("{path}.principal"),
+                format!("principal {:?} is listed twice", g.principal),
+                format!("cluster.access[{first}] already grants it a role; keep one"),
+            );
+        }
+        let role = match g.role {
+            AccessRoleFile::ClusterAdmin => AccessRole::ClusterAdmin,
+            AccessRoleFile::Admin => AccessRole::Admin,
+            AccessRoleFile::Edit => AccessRole::Edit,
+            AccessRoleFile::View => AccessRole::View,
+        };
+        if role == AccessRole::ClusterAdmin && !g.namespaces.is_empty() {
+            v.err(
+                &format!("{path}.namespaces#key"),
+                "`cluster-admin` is cluster-wide and takes no namespaces",
+                "use `admin`, `edit` or `view` for namespaced access".to_string(),
+            );
+        }
+        for (j, ns) in g.namespaces.iter().enumerate() {
+            if dns_name(ns).is_err() || ns.len() > 63 {
+                v.err(
+                    &format!("{path}.namespaces[{j}]"),
+                    format!("namespace {ns:?} is not a valid Kubernetes namespace"),
+                    "lowercase letters, digits and `-`, starting with a letter".to_string(),
+                );
+            }
+        }
+        out.push(AccessGrant {
+            principal: g.principal.clone(),
+            role,
+            namespaces: g.namespaces.clone(),
+            path,
+        });
+    }
+    out
 }
 
 /// Parse `A100:8`, `a100-80gb:4`, or a TPU slice `tpu-v5e-8`.
@@ -632,6 +663,18 @@ fn validate_pools(v: &mut Validator, pools: &[NodePoolFile]) -> Vec<NodePool> {
             .enumerate()
             .filter_map(|(j, t)| validate_taint(v, &format!("{}[{j}]", at("taints")), t))
             .collect();
+        if let Some(size) = p.disk_size_gib {
+            if !(20..=16384).contains(&size) {
+                v.err(
+                    &at("disk_size_gib"),
+                    format!(
+                        "node pool {:?}: disk_size_gib {size} is outside 20..=16384",
+                        p.name
+                    ),
+                    "GPU images need room: 200 is a good size for accelerator pools".to_string(),
+                );
+            }
+        }
         if let Some(zones) = &p.zones {
             if zones.is_empty() {
                 v.err(
@@ -652,6 +695,7 @@ fn validate_pools(v: &mut Validator, pools: &[NodePoolFile]) -> Vec<NodePool> {
             labels: p.labels.clone(),
             taints,
             zones: p.zones.clone(),
+            disk_size_gib: p.disk_size_gib,
             index: i,
         });
     }

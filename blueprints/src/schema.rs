@@ -128,6 +128,30 @@ pub struct ClusterFile {
     pub kubernetes_version: Option<String>,
     #[serde(default)]
     pub endpoint_access: Option<EndpointAccess>,
+    /// Who besides the creator may use the Kubernetes API, and with which role.
+    #[serde(default)]
+    pub access: Vec<AccessFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessFile {
+    /// The cloud identity, e.g. an IAM role ARN on aws.
+    pub principal: String,
+    /// The Kubernetes role it gets.
+    pub role: AccessRoleFile,
+    /// Limit the role to these namespaces (not with `cluster-admin`).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessRoleFile {
+    ClusterAdmin,
+    Admin,
+    Edit,
+    View,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -187,6 +211,9 @@ pub struct NodePoolFile {
     /// Allowed zones; defaults to the network's zones.
     #[serde(default)]
     pub zones: Option<Vec<String>>,
+    /// Root disk per node in GiB (default: 200 for accelerator pools, 80 otherwise).
+    #[serde(default)]
+    pub disk_size_gib: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use hoist_blueprint::Blueprint;
-use hoist_provider::{CloudInfo, Provider};
+use hoist_provider::{CloudModel, EnvSpec, Provider, ResourceConfig};
 use hoist_sim::{LatencyProfile, SimCloud};
 use hoist_state::Store;
 
@@ -72,12 +72,12 @@ fn beside(file: &Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Static region facts for a cloud, without opening it.
-fn cloud_info(cloud: &str) -> Option<Box<dyn CloudInfo>> {
+/// What hoist knows of a cloud without opening it: regions, zones, expansion.
+fn cloud_model(cloud: &str) -> Option<Box<dyn CloudModel>> {
     match cloud {
-        "sim" => Some(Box::new(hoist_sim::SimRegions)),
+        "sim" => Some(Box::new(hoist_sim::SimModel)),
         #[cfg(feature = "aws")]
-        "aws" => Some(Box::new(hoist_aws::AwsRegions)),
+        "aws" => Some(Box::new(hoist_aws::AwsModel)),
         _ => None,
     }
 }
@@ -101,22 +101,34 @@ pub async fn open_provider(env: &EnvSettings) -> anyhow::Result<Arc<dyn Provider
 /// Everything a blueprint-driven command needs: the blueprint, its resources, and a locked session.
 pub struct Context {
     pub blueprint: Blueprint,
-    pub desired: Vec<hoist_provider::ResourceConfig>,
+    pub desired: Vec<ResourceConfig>,
     pub session: Session,
-    /// Decisions made while resolving accelerators, shown with the plan.
-    pub notes: Vec<(hoist_provider::Address, String)>,
+    pub notes: Notes,
+}
+
+/// Decisions made while resolving accelerators, each about one resource, shown with the plan.
+pub type Notes = Vec<(hoist_provider::Address, String)>;
+
+/// The blueprint's resources: spec, accelerator resolution (keeping what `prior` runs on) and
+/// the cloud's expansion, every problem located in the blueprint. No cloud call, no state write.
+pub fn expand(
+    blueprint: &Blueprint,
+    prior: Option<&hoist_state::State>,
+) -> anyhow::Result<(Vec<ResourceConfig>, Notes)> {
+    let Some(model) = cloud_model(blueprint.cloud.as_str()) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let mut spec: EnvSpec = blueprint.spec(model.as_ref())?;
+    let notes = crate::resolve::resolve_pools(blueprint, &mut spec, prior)?;
+    let desired = model
+        .expand(&spec)
+        .map_err(|problems| blueprint.locate(problems))?;
+    Ok((desired, notes))
 }
 
 /// Expand and resolve a blueprint against static facts only: no cloud, no state.
-pub fn expand_offline(
-    blueprint: &Blueprint,
-) -> anyhow::Result<Vec<hoist_provider::ResourceConfig>> {
-    let mut desired = match cloud_info(blueprint.cloud.as_str()) {
-        Some(info) => blueprint.expand(info.as_ref())?,
-        None => Vec::new(),
-    };
-    crate::resolve::resolve_pools(blueprint, &mut desired, None)?;
-    Ok(desired)
+pub fn expand_offline(blueprint: &Blueprint) -> anyhow::Result<Vec<ResourceConfig>> {
+    Ok(expand(blueprint, None)?.0)
 }
 
 impl Context {
@@ -127,8 +139,8 @@ impl Context {
     ) -> anyhow::Result<Context> {
         let blueprint = load_blueprint(files)?;
         let env = EnvSettings::from_blueprint(&blueprint);
-        // Expand and resolve against static facts first, so a bad blueprint never opens the cloud.
-        let mut desired = expand_offline(&blueprint)?;
+        // Expand against static facts first, so a bad blueprint never opens the cloud.
+        expand_offline(&blueprint)?;
         let provider = open_provider(&env).await?;
         let session = Session::open(
             &store(files, &blueprint.name),
@@ -138,12 +150,8 @@ impl Context {
             printer,
         )
         .await?;
-        // Resolve again knowing state, so pools keep the instance type they already have.
-        for c in desired.iter_mut() {
-            c.placement.remove("zones");
-        }
-        let notes =
-            crate::resolve::resolve_pools(&blueprint, &mut desired, session.state.as_ref())?;
+        // Again knowing state, so pools keep the instance type they already have.
+        let (desired, notes) = expand(&blueprint, session.state.as_ref())?;
         Ok(Context {
             blueprint,
             desired,
@@ -152,8 +160,8 @@ impl Context {
         })
     }
 
-    /// Plan, with the resolution notes on their changes.
-    /// Plan the blueprint's resources (moved into the plan, not copied).
+    /// Plan the blueprint's resources (moved into the plan, not copied), with the resolution
+    /// notes on their changes.
     pub async fn plan(
         &mut self,
         refresh: bool,

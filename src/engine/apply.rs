@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hoist_provider::{
-    Action, Address, CreateContext, Ownership, Provider, ProviderError, ReplaceOrder,
-    ResourceConfig, ResourceState,
+    Action, Address, Ownership, Provider, ProviderError, ReplaceOrder, ResourceConfig,
+    ResourceState, StepContext,
 };
 use hoist_state::{Journal, JournalEntry, State};
 use serde::Serialize;
@@ -96,6 +96,21 @@ struct Shared {
 }
 
 impl Shared {
+    /// What a create or update of `config` gets: its token, tags and its dependencies' state.
+    fn context(&self, config: &ResourceConfig, token: String) -> StepContext {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let deps = config
+            .depends_on
+            .iter()
+            .filter_map(|d| state.resources.get(d).map(|r| (d.clone(), r.clone())))
+            .collect();
+        StepContext {
+            token,
+            tags: self.owner.tags(&config.address, &self.tags),
+            deps,
+        }
+    }
+
     fn record(&self, entry: JournalEntry) -> Result<(), String> {
         self.journal.append(&entry).map_err(|e| e.to_string())?;
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -396,19 +411,7 @@ async fn create(
         attrs: config.attrs.clone(),
     })?;
     failpoint("after-intent", &address);
-    let deps = {
-        let state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        config
-            .depends_on
-            .iter()
-            .filter_map(|d| state.resources.get(d).map(|r| (d.clone(), r.clone())))
-            .collect()
-    };
-    let ctx = CreateContext {
-        token,
-        tags: shared.owner.tags(&address, &shared.tags),
-        deps,
-    };
+    let ctx = shared.context(&config, token);
     let mut tried: Vec<String> = Vec::new();
     let observed = loop {
         let attempt = shared
@@ -461,10 +464,11 @@ async fn update(
     config: ResourceConfig,
     prior: ResourceState,
 ) -> Result<String, String> {
+    let ctx = shared.context(&config, uuid::Uuid::new_v4().to_string());
     let observed = shared
         .retry
         .run(&prior.address, shared.observer.as_ref(), || {
-            shared.provider.update(&prior, &config)
+            shared.provider.update(&prior, &config, &ctx)
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -508,13 +512,19 @@ async fn settle(
 }
 
 async fn delete(shared: &Shared, prior: ResourceState) -> Result<String, String> {
-    shared
+    let notes = shared
         .retry
         .run(&prior.address, shared.observer.as_ref(), || {
             shared.provider.delete(&prior)
         })
         .await
         .map_err(|e| e.to_string())?;
+    for message in notes {
+        shared.observer.event(Event::Note {
+            address: Some(prior.address.clone()),
+            message,
+        });
+    }
     failpoint("after-delete", &prior.address);
     wait_for(
         shared.provider.as_ref(),

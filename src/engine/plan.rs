@@ -178,7 +178,11 @@ impl Session {
             };
         }
         let rules = self.provider.rules(cfg.address.kind());
-        let d = diff_attrs(&rules, &cfg.attrs, &obs.attrs);
+        let mut d = diff_attrs(&rules, &cfg.attrs, &obs.attrs);
+        if prior.unfinished && d.action == Action::NoOp {
+            d.action = Action::Update;
+            d.reason = "adopted after an interrupted create; finishing its setup".into();
+        }
         // Fields an autoscaler owns keep their live value.
         let mut after: Attrs = cfg.attrs.clone();
         if let Some(owned) = rules.ignored(&cfg.attrs) {
@@ -210,6 +214,7 @@ impl Session {
         changes: &mut [Change],
         observer: &dyn Observer,
     ) -> Result<(), PlanError> {
+        let owner = self.ownership(&self.state_or_new());
         let creating: HashSet<Address> = changes
             .iter()
             .filter(|c| matches!(c.action, Action::Create | Action::Replace(_)))
@@ -219,9 +224,10 @@ impl Session {
             let address = cfg.address.clone();
             let placing = self.retry.run(&address, observer, || {
                 let mut attempt = cfg.clone();
+                let owner = &owner;
                 async move {
                     self.provider
-                        .place(&mut attempt)
+                        .place(&mut attempt, owner)
                         .await
                         .map(|n| (n, attempt))
                 }
@@ -260,6 +266,7 @@ fn placement_error(address: &Address, error: ProviderError) -> PlanError {
     let hint = match &error {
         ProviderError::Capacity { .. } => "allow more zones (node pool `zones` or network.zones), another accelerator, or another region; `hoist sim capacity` shows the simulated stock".to_string(),
         ProviderError::Quota { .. } => "request a quota increase, or lower the pool's max".to_string(),
+        ProviderError::NotOwned { .. } => "rename the environment (`name:`) so that hoist makes its own, or remove that resource if nobody uses it; hoist never adopts, changes or deletes what it did not create".to_string(),
         _ => "retry later".to_string(),
     };
     PlanError::Placement {

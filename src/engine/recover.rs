@@ -37,6 +37,7 @@ impl Session {
                 let mut adopted = obs.into_state(p.address.clone(), &p.provider, p.depends_on);
                 attrs.append(&mut adopted.attrs);
                 adopted.attrs = attrs;
+                adopted.unfinished = self.provider.rules(p.address.kind()).finish_by_update;
                 state.resources.insert(p.address, adopted);
             }
         }

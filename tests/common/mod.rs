@@ -2,6 +2,8 @@
 //! state, and the real `hoist` binary run against them.
 #![allow(dead_code)]
 
+pub mod emulator;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,5 +1,5 @@
-//! AWS errors in hoist's terms: throttling and blips are retried, dependency violations wait,
-//! capacity errors fail over, missing things are gone.
+//! AWS errors in hoist's terms: throttling and blips are retried, dependency violations and
+//! IAM propagation wait, capacity errors fail over, missing things are gone.
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use hoist_provider::ProviderError;
@@ -23,7 +23,28 @@ const NOT_FOUND: &[&str] = &[
     "NatGatewayNotFound",
     "InvalidAllocationID.NotFound",
     "InvalidAssociationID.NotFound",
+    "InvalidLaunchTemplateId.NotFound",
+    "InvalidLaunchTemplateName.NotFoundException",
+    "InvalidPlacementGroup.Unknown",
+    "InvalidVpcEndpointId.NotFound",
+    "InvalidNetworkInterfaceID.NotFound",
+    "LoadBalancerNotFound",
+    "LoadBalancerNotFoundException",
+    "TargetGroupNotFound",
     "NoSuchResource",
+];
+/// Server-side blips that a later identical request does not hit.
+const TRANSIENT: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "Unavailable",
+    "ServerException",
+    "ServiceFailure",
+    "InternalServerError",
+    "ConcurrentModification",
+    "ConcurrentModificationException",
 ];
 const WAIT: &[&str] = &[
     "DependencyViolation",
@@ -69,14 +90,16 @@ pub fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'sta
             what: what.into(),
             message,
         }
-    } else if code == "InternalError"
-        || code == "InternalFailure"
-        || code == "ServiceUnavailable"
-        || code == "Unavailable"
-    {
+    } else if TRANSIENT.contains(&code.as_str()) {
         ProviderError::Transient {
             service: service.into(),
             message,
+        }
+    } else if code == "InvalidParameterException" && role_not_visible_yet(&message) {
+        // IAM is eventually consistent: a role made seconds ago is not yet visible to EKS.
+        ProviderError::NotReady {
+            what: "the IAM role".into(),
+            message: format!("{message} (IAM changes take a few seconds to reach EKS)"),
         }
     } else if code == "InsufficientInstanceCapacity" {
         ProviderError::Capacity {
@@ -87,6 +110,15 @@ pub fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'sta
     } else {
         ProviderError::Fatal(message)
     }
+}
+
+/// What EKS says when a role or its policies made moments ago have not propagated.
+fn role_not_visible_yet(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("role")
+        && (m.contains("could not be assumed")
+            || m.contains("doesn't have the amazon eks managed policies")
+            || m.contains("does not exist"))
 }
 
 /// `Ok(None)` for errors that mean the thing is gone.

@@ -2,13 +2,13 @@
 
 use aws_sdk_iam::types::Tag;
 use hoist_provider::{
-    tags, Address, Attrs, CloudResource, CreateContext, Lifecycle, Observed, Ownership,
-    ProviderError, ResourceConfig, ResourceState,
+    tags, Address, Attrs, CloudResource, Lifecycle, Observed, Ownership, ProviderError,
+    ResourceConfig, ResourceState, StepContext,
 };
 use serde_json::{json, Value};
 
 use crate::errors::{classify, gone_is_none};
-use crate::{observed, tag_map, text, AwsProvider, TOKEN_TAG};
+use crate::{claim, observed, tag_map, text, AwsProvider, TOKEN_TAG};
 
 const SERVICE: &str = "iam";
 
@@ -30,20 +30,35 @@ fn policies(attrs: &Attrs) -> Vec<String> {
 
 impl AwsProvider {
     async fn attached(&self, role: &str) -> Result<Vec<String>, ProviderError> {
-        let out = self
+        let list: Vec<_> = self
             .iam
             .list_attached_role_policies()
             .role_name(role)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(|e| classify(SERVICE, "ListAttachedRolePolicies", e))?;
-        let mut p: Vec<String> = out
-            .attached_policies()
+        let mut p: Vec<String> = list
             .iter()
             .filter_map(|p| p.policy_arn().map(String::from))
             .collect();
         p.sort();
         Ok(p)
+    }
+
+    /// At plan time: a role with the name this environment needs that is not its own stops the plan.
+    pub(crate) async fn check_role_name(
+        &self,
+        config: &ResourceConfig,
+        owner: &Ownership,
+    ) -> Result<Vec<String>, ProviderError> {
+        let name = text(&config.attrs, "name");
+        if let Some((_, t)) = self.get_role(name).await? {
+            claim(owner, format!("IAM role {name}"), &t)?;
+        }
+        Ok(Vec::new())
     }
 
     /// The role named `name` if it exists: its arn and tags.
@@ -98,16 +113,37 @@ impl AwsProvider {
     pub(crate) async fn create_role(
         &self,
         config: &ResourceConfig,
-        ctx: &CreateContext,
+        ctx: &StepContext,
     ) -> Result<Observed, ProviderError> {
         let name = text(&config.attrs, "name");
         let arn = match self.get_role(name).await? {
-            Some((arn, t)) if t.get(tags::ENV) == ctx.tags.get(tags::ENV) && t.get(tags::ADDRESS) == ctx.tags.get(tags::ADDRESS) => arn,
-            Some(_) => return Err(ProviderError::Invalid(format!("IAM role {name} already exists and is not this environment's; remove it or rename the environment"))),
+            Some((arn, t)) => {
+                // Ours (a retried or recovered create) only with this environment's lineage.
+                claim(
+                    &Ownership::from_tags(&ctx.tags),
+                    format!("IAM role {name}"),
+                    &t,
+                )?;
+                arn
+            }
             None => {
-                let tags: Vec<Tag> = tag_map(ctx, name).into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
-                let created = self.iam.create_role().role_name(name).assume_role_policy_document(trust_policy(text(&config.attrs, "service"))).set_tags(Some(tags)).send().await.map_err(|e| classify(SERVICE, "CreateRole", e))?;
-                created.role().map(|r| r.arn().to_string()).unwrap_or_default()
+                let tags: Vec<Tag> = tag_map(ctx, name)
+                    .into_iter()
+                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                    .collect();
+                let created = self
+                    .iam
+                    .create_role()
+                    .role_name(name)
+                    .assume_role_policy_document(trust_policy(text(&config.attrs, "service")))
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| classify(SERVICE, "CreateRole", e))?;
+                created
+                    .role()
+                    .map(|r| r.arn().to_string())
+                    .unwrap_or_default()
             }
         };
         self.sync_policies(name, &policies(&config.attrs)).await?;
@@ -215,8 +251,11 @@ impl AwsProvider {
             .get_role(&name)
             .await?
             .filter(|(_, t)| {
+                // The token proves the interrupted create made it; else it must be ours by
+                // lineage and address, never by name.
                 t.get(TOKEN_TAG).map(String::as_str) == Some(token)
-                    || t.get(tags::ADDRESS) == Some(&address.to_string())
+                    || (owner.claims(t).is_ok()
+                        && t.get(tags::ADDRESS) == Some(&address.to_string()))
             })
             .map(|(arn, _)| Observed {
                 cloud_id: name,
@@ -229,29 +268,22 @@ impl AwsProvider {
     /// Roles tagged for `env` (named `ENV-eks-*` by convention; tags are checked).
     pub(crate) async fn list_roles(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
         let mut out = Vec::new();
-        let roles = self
+        let roles: Vec<_> = self
             .iam
             .list_roles()
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(|e| classify(SERVICE, "ListRoles", e))?;
         for role in roles
-            .roles()
             .iter()
             .filter(|r| r.role_name().starts_with(&format!("{env}-eks-")))
         {
-            let t = self
-                .iam
-                .list_role_tags()
-                .role_name(role.role_name())
-                .send()
-                .await
-                .map_err(|e| classify(SERVICE, "ListRoleTags", e))?;
-            let tags: std::collections::BTreeMap<String, String> = t
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect();
+            let Some((_, tags)) = self.get_role(role.role_name()).await? else {
+                continue;
+            };
             if tags.get(tags::ENV).map(String::as_str) == Some(env) {
                 out.push(CloudResource {
                     cloud_id: role.role_name().into(),

@@ -2,25 +2,34 @@
 //!
 //! Credentials, region and endpoint come from the standard chain (`AWS_PROFILE`, SSO, instance
 //! roles, `AWS_ENDPOINT_URL`), so the same code talks to AWS and to a local emulator. Reads are
-//! batched per kind (EC2 describes take many ids); EKS and IAM have no batch reads and are
-//! read one object per call, concurrently.
+//! batched per kind (EC2 describes take many ids); EKS has no batch reads and is read one
+//! object per call, concurrently. Every list call follows its pages.
+//!
+//! Ownership: a resource found by a deterministic name (the cluster, its add-ons and access
+//! entries, IAM roles, the log group) is adopted only when its tags name this environment and
+//! its lineage; anything else is refused at plan time and never touched.
 
+mod asg;
 mod ec2;
 mod eks;
 mod errors;
+mod expand;
+mod families;
 mod iam;
-mod regions;
+mod leftovers;
+mod logs;
+mod rules;
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hoist_provider::{
-    Address, Attrs, CloudInfo, CloudResource, CreateContext, KindRules, Observed, Ownership,
-    Provider, ProviderError, ResourceConfig, ResourceState,
+    Address, Attrs, CloudModel, CloudResource, EnvSpec, KindRules, Lifecycle, Observed, Ownership,
+    Provider, ProviderError, ResourceConfig, ResourceState, SpecProblem, StepContext,
 };
 use serde_json::Value;
 
-pub use regions::AwsRegions;
+pub use expand::AwsModel;
 
 /// Tag holding the idempotency token of the create that made a resource, to adopt it after a crash.
 pub const TOKEN_TAG: &str = "hoist-token";
@@ -30,6 +39,10 @@ pub struct AwsProvider {
     eks: aws_sdk_eks::Client,
     iam: aws_sdk_iam::Client,
     quotas: aws_sdk_servicequotas::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    elb: aws_sdk_elasticloadbalancing::Client,
+    elbv2: aws_sdk_elasticloadbalancingv2::Client,
     region: String,
 }
 
@@ -47,6 +60,10 @@ impl AwsProvider {
             eks: aws_sdk_eks::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             quotas: aws_sdk_servicequotas::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancing::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             region: region.into(),
         }
     }
@@ -57,19 +74,46 @@ pub(crate) fn text<'a>(attrs: &'a Attrs, key: &str) -> &'a str {
     attrs.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// The cloud id of the dependency named by the address in `attrs[key]`.
-pub(crate) fn dep_id(
-    ctx: &CreateContext,
+/// The state of the dependency at `address`.
+pub(crate) fn dep_named<'a>(
+    ctx: &'a StepContext,
+    address: &str,
+) -> Result<&'a ResourceState, ProviderError> {
+    let parsed: Address = address
+        .parse()
+        .map_err(|_| ProviderError::Invalid(format!("`{address}` names no resource")))?;
+    ctx.deps
+        .get(&parsed)
+        .ok_or_else(|| ProviderError::Invalid(format!("{parsed} must exist first")))
+}
+
+/// The state of the dependency named by the address in `attrs[key]`.
+pub(crate) fn dep<'a>(
+    ctx: &'a StepContext,
     attrs: &Attrs,
     key: &str,
+) -> Result<&'a ResourceState, ProviderError> {
+    dep_named(ctx, text(attrs, key))
+}
+
+/// The cloud id of the dependency named by the address in `attrs[key]`.
+pub(crate) fn dep_id(ctx: &StepContext, attrs: &Attrs, key: &str) -> Result<String, ProviderError> {
+    dep(ctx, attrs, key).map(|d| d.cloud_id.clone())
+}
+
+/// The text output `key` of the dependency named by `attrs[dep_key]`, e.g. a role's `arn`.
+pub(crate) fn dep_output(
+    ctx: &StepContext,
+    attrs: &Attrs,
+    dep_key: &str,
+    key: &str,
 ) -> Result<String, ProviderError> {
-    let address: Address = text(attrs, key)
-        .parse()
-        .map_err(|_| ProviderError::Invalid(format!("attribute `{key}` names no resource")))?;
-    ctx.deps
-        .get(&address)
-        .map(|d| d.cloud_id.clone())
-        .ok_or_else(|| ProviderError::Invalid(format!("{address} must exist first")))
+    let d = dep(ctx, attrs, dep_key)?;
+    d.outputs
+        .get(key)
+        .and_then(Value::as_str)
+        .map(String::from)
+        .ok_or_else(|| ProviderError::Invalid(format!("{} has no `{key}` yet", d.address)))
 }
 
 /// An observation that keeps what was recorded and overlays what the cloud reports live.
@@ -77,7 +121,7 @@ pub(crate) fn observed(
     prior: &ResourceState,
     live: Attrs,
     outputs: Attrs,
-    lifecycle: hoist_provider::Lifecycle,
+    lifecycle: Lifecycle,
 ) -> Observed {
     let mut attrs = prior.attrs.clone();
     attrs.extend(live);
@@ -87,6 +131,21 @@ pub(crate) fn observed(
         cloud_id: prior.cloud_id.clone(),
         attrs,
         outputs: out,
+        lifecycle,
+    }
+}
+
+/// The observation of a create or an update that just succeeded.
+pub(crate) fn made(
+    id: &str,
+    config: &ResourceConfig,
+    outputs: Attrs,
+    lifecycle: Lifecycle,
+) -> Observed {
+    Observed {
+        cloud_id: id.into(),
+        attrs: config.attrs.clone(),
+        outputs,
         lifecycle,
     }
 }
@@ -102,56 +161,30 @@ fn per_resource(
     }
 }
 
-fn rules(kind: &str) -> KindRules {
-    match kind {
-        "vpc" => KindRules {
-            force_new: &["cidr", "region"],
-            ..Default::default()
-        },
-        "subnet" => KindRules {
-            force_new: &["cidr", "zone", "vpc"],
-            ..Default::default()
-        },
-        "nat_gateway" | "elastic_ip" | "internet_gateway" => KindRules {
-            force_new: &["subnet", "zone", "vpc"],
-            ..Default::default()
-        },
-        "route_table" => KindRules {
-            force_new: &["vpc", "default_route", "subnets"],
-            ..Default::default()
-        },
-        "security_group" => KindRules {
-            force_new: &["name", "vpc"],
-            ..Default::default()
-        },
-        "iam_role" => KindRules {
-            force_new: &["name", "service"],
-            ..Default::default()
-        },
-        "eks_cluster" => KindRules {
-            force_new: &["name", "role", "security_group"],
-            ..Default::default()
-        },
-        "eks_addon" => KindRules {
-            force_new: &["name", "cluster"],
-            ..Default::default()
-        },
-        "node_pool" => KindRules {
-            force_new: &[
-                "name",
-                "instance_type",
-                "accelerator",
-                "ami_type",
-                "capacity",
-                "zones",
-                "cluster",
-                "role",
-            ],
-            create_before_destroy: true,
-            autoscaled: Some(("desired", "min", "max")),
-        },
-        _ => KindRules::default(),
-    }
+/// Refuse a resource found by name unless `owner` made it.
+pub(crate) fn claim(
+    owner: &Ownership,
+    what: impl Into<String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    owner.claims(tags).map_err(|why| ProviderError::NotOwned {
+        resource: what.into(),
+        why,
+    })
+}
+
+/// Tags for a new resource: ownership tags, the token, and a Name.
+pub(crate) fn tag_map(ctx: &StepContext, name: &str) -> BTreeMap<String, String> {
+    let mut t = ctx.tags.clone();
+    t.insert(TOKEN_TAG.into(), ctx.token.clone());
+    t.insert("Name".into(), name.into());
+    t
+}
+
+/// A generated cloud name: `prefix-` and the first 8 characters of the token, so a
+/// replacement can exist beside the resource it replaces.
+pub(crate) fn token_name(prefix: &str, token: &str) -> String {
+    format!("{prefix}-{}", &token[..8.min(token.len())])
 }
 
 #[async_trait]
@@ -161,7 +194,7 @@ impl Provider for AwsProvider {
     }
 
     fn rules(&self, kind: &str) -> KindRules {
-        rules(kind)
+        rules::of(kind)
     }
 
     async fn read_many(
@@ -180,38 +213,51 @@ impl Provider for AwsProvider {
             }
             return out;
         }
+        // Kinds without a batch read: one call per resource, all at once.
+        macro_rules! each {
+            ($read:ident) => {
+                futures::future::join_all(resources.iter().map(|r| self.$read(r))).await
+            };
+        }
         match kind {
             "iam_role" => per_resource(self.read_roles(resources).await, resources.len()),
-            "eks_cluster" => {
-                futures::future::join_all(resources.iter().map(|r| self.read_cluster(r))).await
-            }
-            "eks_addon" => {
-                futures::future::join_all(resources.iter().map(|r| self.read_addon(r))).await
-            }
-            "node_pool" => {
-                futures::future::join_all(resources.iter().map(|r| self.read_node_group(r))).await
-            }
+            "eks_cluster" => each!(read_cluster),
+            "eks_addon" => each!(read_addon),
+            "eks_access_entry" => each!(read_access_entry),
+            "node_pool" => each!(read_node_group),
+            "log_group" => each!(read_log_group),
+            "controller_leftovers" => each!(read_leftovers),
             _ => per_resource(self.read_ec2(kind, resources).await, resources.len()),
         }
     }
 
-    async fn place(&self, config: &mut ResourceConfig) -> Result<Vec<String>, ProviderError> {
-        if config.address.kind() == "node_pool" {
-            return self.place_node_group(config).await;
+    async fn place(
+        &self,
+        config: &mut ResourceConfig,
+        owner: &Ownership,
+    ) -> Result<Vec<String>, ProviderError> {
+        match config.address.kind() {
+            "node_pool" => self.place_node_group(config).await,
+            "eks_cluster" => self.check_cluster_name(config, owner).await,
+            "iam_role" => self.check_role_name(config, owner).await,
+            "log_group" => self.check_log_group_name(config, owner).await,
+            _ => Ok(Vec::new()),
         }
-        Ok(Vec::new())
     }
 
     async fn create(
         &self,
         config: &ResourceConfig,
-        ctx: &CreateContext,
+        ctx: &StepContext,
     ) -> Result<Observed, ProviderError> {
         match config.address.kind() {
             "iam_role" => self.create_role(config, ctx).await,
             "eks_cluster" => self.create_cluster(config, ctx).await,
             "eks_addon" => self.create_addon(config, ctx).await,
+            "eks_access_entry" => self.create_access_entry(config, ctx).await,
             "node_pool" => self.create_node_group(config, ctx).await,
+            "log_group" => self.create_log_group(config, ctx).await,
+            "controller_leftovers" => self.record_leftovers(config, ctx),
             kind => self.create_ec2(kind, config, ctx).await,
         }
     }
@@ -220,32 +266,35 @@ impl Provider for AwsProvider {
         &self,
         prior: &ResourceState,
         config: &ResourceConfig,
+        ctx: &StepContext,
     ) -> Result<Observed, ProviderError> {
         match prior.address.kind() {
             "node_pool" => self.update_node_group(prior, config).await,
             "eks_cluster" => self.update_cluster(prior, config).await,
+            "eks_addon" => self.update_addon(prior, config).await,
+            "eks_access_entry" => self.update_access_entry(prior, config).await,
             "iam_role" => self.update_role(prior, config).await,
-            _ => {
-                // Tags and names are all these kinds have besides force-new fields.
-                let mut o = observed(
-                    prior,
-                    config.attrs.clone(),
-                    Attrs::new(),
-                    hoist_provider::Lifecycle::Ready,
-                );
-                o.attrs = config.attrs.clone();
-                Ok(o)
-            }
+            "log_group" => self.update_log_group(prior, config).await,
+            "controller_leftovers" => Ok(observed(
+                prior,
+                config.attrs.clone(),
+                Attrs::new(),
+                Lifecycle::Ready,
+            )),
+            kind => self.update_ec2(kind, prior, config, ctx).await,
         }
     }
 
-    async fn delete(&self, prior: &ResourceState) -> Result<(), ProviderError> {
+    async fn delete(&self, prior: &ResourceState) -> Result<Vec<String>, ProviderError> {
         match prior.address.kind() {
-            "iam_role" => self.delete_role(prior).await,
-            "eks_cluster" => self.delete_cluster(prior).await,
-            "eks_addon" => self.delete_addon(prior).await,
-            "node_pool" => self.delete_node_group(prior).await,
-            kind => self.delete_ec2(kind, prior).await,
+            "iam_role" => self.delete_role(prior).await.map(|_| vec![]),
+            "eks_cluster" => self.delete_cluster(prior).await.map(|_| vec![]),
+            "eks_addon" => self.delete_addon(prior).await.map(|_| vec![]),
+            "eks_access_entry" => self.delete_access_entry(prior).await.map(|_| vec![]),
+            "node_pool" => self.delete_node_group(prior).await.map(|_| vec![]),
+            "log_group" => self.delete_log_group(prior).await.map(|_| vec![]),
+            "controller_leftovers" => self.sweep_leftovers(prior).await,
+            kind => self.delete_ec2(kind, prior).await.map(|_| vec![]),
         }
     }
 
@@ -258,6 +307,9 @@ impl Provider for AwsProvider {
         match address.kind() {
             "iam_role" => self.find_role(address, token, owner).await,
             "eks_cluster" | "eks_addon" | "node_pool" => self.find_eks(address, token, owner).await,
+            // Found by principal at the next create; a record of nothing to adopt.
+            "eks_access_entry" | "controller_leftovers" => Ok(None),
+            "log_group" => self.find_log_group(address, owner).await,
             kind => self.find_ec2(kind, token).await,
         }
     }
@@ -266,23 +318,19 @@ impl Provider for AwsProvider {
         let mut out = self.list_ec2(env).await?;
         out.extend(self.list_roles(env).await?);
         out.extend(self.list_eks(env).await?);
+        out.extend(self.list_log_groups(env).await?);
         Ok(out)
     }
 }
 
-impl CloudInfo for AwsProvider {
+impl CloudModel for AwsProvider {
     fn zones(&self, region: &str) -> Option<Vec<String>> {
-        AwsRegions.zones(region)
+        AwsModel.zones(region)
     }
     fn regions(&self) -> Vec<String> {
-        AwsRegions.regions()
+        AwsModel.regions()
     }
-}
-
-/// EC2-style tag list for a new resource: ownership tags, the token, and a Name.
-pub(crate) fn tag_map(ctx: &CreateContext, name: &str) -> BTreeMap<String, String> {
-    let mut t = ctx.tags.clone();
-    t.insert(TOKEN_TAG.into(), ctx.token.clone());
-    t.insert("Name".into(), name.into());
-    t
+    fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
+        AwsModel.expand(spec)
+    }
 }

@@ -12,6 +12,9 @@ pub struct KindRules {
     /// `(owned, lower, upper)`: `owned` belongs to an autoscaler when `lower < upper`, so a live
     /// difference there is neither drift nor something to change.
     pub autoscaled: Option<(&'static str, &'static str, &'static str)>,
+    /// Create makes more than one call (a VPC, then its DNS attributes): a resource adopted
+    /// after an interrupted create is finished by an update, which is idempotent.
+    pub finish_by_update: bool,
 }
 
 impl KindRules {
@@ -96,6 +99,7 @@ mod tests {
         force_new: &["accelerator"],
         create_before_destroy: true,
         autoscaled: Some(("desired", "min", "max")),
+        finish_by_update: false,
     };
 
     #[test]

@@ -18,6 +18,9 @@ pub enum ProviderError {
     NotReady { what: String, message: String },
     #[error("{0} not found")]
     NotFound(String),
+    /// A resource with the name hoist needs exists and is not this environment's.
+    #[error("{resource} already exists and was not created by this environment: {why}")]
+    NotOwned { resource: String, why: String },
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]

@@ -7,18 +7,25 @@
 
 mod address;
 mod change;
+mod cidr;
 mod diff;
 mod error;
 mod provider;
 mod resource;
+mod spec;
 
 pub use address::{Address, AddressError};
 pub use change::{Action, Change, FieldDiff, ReplaceOrder};
+pub use cidr::{bits_for, Ipv4Cidr};
 pub use diff::{diff_attrs, AttrDiff, KindRules};
 pub use error::ProviderError;
-pub use provider::{CloudInfo, CreateContext, Provider};
+pub use provider::{Provider, StepContext};
 pub use resource::{
     Attrs, CloudResource, Lifecycle, Observed, Ownership, ResourceConfig, ResourceState,
+};
+pub use spec::{
+    AcceleratorInfo, AccessGrant, AccessRole, Capacity, CloudModel, ClusterSpec, EndpointAccess,
+    EnvSpec, NatMode, NetworkSpec, PoolSpec, SpecProblem,
 };
 
 /// Tag keys every provider puts on what it creates. `sweep` and the destroy check rely on them.

@@ -3,14 +3,15 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use crate::{
-    Address, CloudResource, KindRules, Observed, Ownership, ProviderError, ResourceConfig,
-    ResourceState,
+    Address, CloudModel, CloudResource, KindRules, Observed, Ownership, ProviderError,
+    ResourceConfig, ResourceState,
 };
 
-/// What a create needs beyond the resource's own configuration.
+/// What a create or update needs beyond the resource's own configuration.
 #[derive(Clone, Debug)]
-pub struct CreateContext {
-    /// Idempotency token: a retried or recovered create with the same token must not make a second resource.
+pub struct StepContext {
+    /// Idempotency token: a retried or recovered create with the same token must not make a
+    /// second resource (updates get a fresh one per step, for APIs that take request tokens).
     pub token: String,
     /// Ownership and user tags to put on the resource.
     pub tags: BTreeMap<String, String>,
@@ -18,18 +19,9 @@ pub struct CreateContext {
     pub deps: BTreeMap<Address, ResourceState>,
 }
 
-/// Static facts about a cloud that need no request: used to validate and expand blueprints
-/// before any call is made.
-pub trait CloudInfo {
-    /// The zones of `region`, or `None` when the region does not exist.
-    fn zones(&self, region: &str) -> Option<Vec<String>>;
-    /// Every region, for hints.
-    fn regions(&self) -> Vec<String>;
-}
-
 /// A cloud. Methods take one resource (or a batch of the same call) and never a blueprint or plan.
 #[async_trait]
-pub trait Provider: CloudInfo + Send + Sync {
+pub trait Provider: CloudModel + Send + Sync {
     /// The provider's name as written in state (`sim`, `aws`, ...).
     fn name(&self) -> &str;
 
@@ -44,26 +36,35 @@ pub trait Provider: CloudInfo + Send + Sync {
     ) -> Vec<Result<Option<Observed>, ProviderError>>;
 
     /// Narrow a configuration to what can be placed now (e.g. drop zones stocked out of its
-    /// accelerator). Returns a note for each decision worth telling the user.
-    async fn place(&self, config: &mut ResourceConfig) -> Result<Vec<String>, ProviderError> {
-        let _ = config;
+    /// accelerator), and refuse what cannot be made (a name taken by a resource that `owner`
+    /// did not create). Returns a note for each decision worth telling the user.
+    async fn place(
+        &self,
+        config: &mut ResourceConfig,
+        owner: &Ownership,
+    ) -> Result<Vec<String>, ProviderError> {
+        let _ = (config, owner);
         Ok(Vec::new())
     }
 
     async fn create(
         &self,
         config: &ResourceConfig,
-        ctx: &CreateContext,
+        ctx: &StepContext,
     ) -> Result<Observed, ProviderError>;
 
+    /// Bring `prior` to `config` in place. Must be idempotent: it also finishes the setup of a
+    /// resource that an interrupted create left half-done.
     async fn update(
         &self,
         prior: &ResourceState,
         config: &ResourceConfig,
+        ctx: &StepContext,
     ) -> Result<Observed, ProviderError>;
 
-    /// Start deleting; deleting something already gone succeeds.
-    async fn delete(&self, prior: &ResourceState) -> Result<(), ProviderError>;
+    /// Start deleting; deleting something already gone succeeds. Returns a note for each
+    /// thing worth telling the user (e.g. a load balancer a controller left, deleted first).
+    async fn delete(&self, prior: &ResourceState) -> Result<Vec<String>, ProviderError>;
 
     /// Find what an interrupted create with `token` made, if anything.
     async fn find_by_token(

@@ -31,6 +31,15 @@ impl ResourceConfig {
         }
     }
 
+    /// A configuration from a JSON object of attributes (expansions write them as `json!`).
+    pub fn from_json(address: Address, attrs: Value, depends_on: Vec<Address>) -> Self {
+        let attrs: Attrs = match attrs {
+            Value::Object(m) => m.into_iter().collect(),
+            _ => Attrs::new(),
+        };
+        Self::new(address, attrs, depends_on)
+    }
+
     /// Zones to place in: the placement decision if one was made, else the configured zones.
     pub fn zones(&self) -> Vec<String> {
         let list = self
@@ -59,6 +68,10 @@ pub struct ResourceState {
     pub outputs: Attrs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<Address>,
+    /// Adopted after an interrupted create whose follow-up calls may not all have run; the
+    /// next apply runs the provider's idempotent update to finish it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unfinished: bool,
 }
 
 /// Where a cloud resource is in its life.
@@ -97,6 +110,7 @@ impl Observed {
             attrs: self.attrs,
             outputs: self.outputs,
             depends_on,
+            unfinished: false,
         }
     }
 }
@@ -135,5 +149,56 @@ impl Ownership {
             t.insert(tags::EXPIRES_AT.into(), e.clone());
         }
         t
+    }
+
+    /// The owner written in a new resource's tags (those [`Ownership::tags`] made).
+    pub fn from_tags(tags: &BTreeMap<String, String>) -> Ownership {
+        Ownership {
+            env: tags.get(tags::ENV).cloned().unwrap_or_default(),
+            lineage: tags.get(tags::LINEAGE).cloned().unwrap_or_default(),
+            expires_at: tags.get(tags::EXPIRES_AT).cloned(),
+        }
+    }
+
+    /// Whether a resource found with `found` tags is this environment's own. Names prove
+    /// nothing (two teams may both call an environment `dev`); the environment and lineage
+    /// tags do. `Err` says whose it is, for an error that names the foreign resource.
+    pub fn claims(&self, found: &BTreeMap<String, String>) -> Result<(), String> {
+        match (found.get(tags::ENV), found.get(tags::LINEAGE)) {
+            (Some(env), Some(lineage)) if *env == self.env && *lineage == self.lineage => Ok(()),
+            (Some(env), Some(lineage)) if *env == self.env => Err(format!(
+                "it is tagged for environment {env} but another history of it (lineage {lineage}, this state's is {})",
+                self.lineage
+            )),
+            (Some(env), _) => Err(format!("it belongs to hoist environment {env}")),
+            (None, _) => Err("it has no hoist ownership tags".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_matching_environment_and_lineage_claim_a_resource() {
+        let me = Ownership {
+            env: "dev".into(),
+            lineage: "L1".into(),
+            expires_at: None,
+        };
+        let a: Address = "eks_cluster.dev".parse().unwrap();
+        let mine = me.tags(&a, &BTreeMap::new());
+        assert!(me.claims(&mine).is_ok());
+        assert_eq!(Ownership::from_tags(&mine), me);
+        let other = Ownership {
+            lineage: "L2".into(),
+            ..me.clone()
+        };
+        assert!(me
+            .claims(&other.tags(&a, &BTreeMap::new()))
+            .unwrap_err()
+            .contains("lineage L2"));
+        assert!(me.claims(&BTreeMap::new()).is_err());
     }
 }

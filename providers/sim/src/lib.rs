@@ -8,13 +8,14 @@
 
 mod admin;
 mod db;
+mod expand;
 mod latency;
 mod provider;
 mod regions;
 
 pub use admin::{Faults, SimError};
 pub use latency::LatencyProfile;
-pub use regions::SimRegions;
+pub use regions::SimModel;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

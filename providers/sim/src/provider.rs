@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hoist_provider::{
-    tags, Address, Attrs, CloudResource, CreateContext, KindRules, Observed, Ownership, Provider,
-    ProviderError, ResourceConfig, ResourceState,
+    tags, Address, Attrs, CloudResource, KindRules, Observed, Ownership, Provider, ProviderError,
+    ResourceConfig, ResourceState, StepContext,
 };
 use rand::Rng;
 use serde_json::{json, Value};
@@ -92,6 +92,50 @@ impl SimCloud {
         }
     }
 
+    /// Start deleting one resource; a resource with live children waits for them.
+    fn delete_row(&self, prior: &ResourceState) -> Result<(), ProviderError> {
+        let fault = self.roll()?;
+        self.fail_before(&fault, "Delete")?;
+        let conn = self.conn();
+        let now = now_ms();
+        let Some(mut row) = db::get(&conn, &prior.cloud_id)
+            .map_err(sql)?
+            .filter(|r| r.exists(now))
+        else {
+            return Ok(());
+        };
+        if row.status == "deleting" {
+            return Ok(());
+        }
+        let children: Vec<Resource> = db::select(&conn, "parent = ?1", &[&row.cloud_id])
+            .map_err(sql)?
+            .into_iter()
+            .filter(|c| c.exists(now))
+            .collect();
+        if let Some(child) = children.first() {
+            return Err(ProviderError::NotReady {
+                what: prior.address.to_string(),
+                message: format!("{} {} still depends on it", child.kind, child.cloud_id),
+            });
+        }
+        if let Some((accelerator, _)) = accelerator_parts(&row.attrs) {
+            for (z, n) in row
+                .outputs
+                .get("nodes_per_zone")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                db::consume_capacity(&conn, z, &accelerator, -n.as_i64().unwrap_or(0))
+                    .map_err(sql)?;
+            }
+        }
+        row.status = "deleting".into();
+        row.gone_at = Some(now + self.latency.delete_ms(&row.kind));
+        db::update(&conn, &row).map_err(sql)?;
+        self.fail_after(&fault, "Delete")
+    }
+
     pub(crate) fn observe(r: &Resource, now: i64) -> Observed {
         Observed {
             cloud_id: r.cloud_id.clone(),
@@ -137,7 +181,7 @@ impl SimCloud {
         &self,
         conn: &rusqlite::Connection,
         config: &ResourceConfig,
-        ctx: &CreateContext,
+        ctx: &StepContext,
     ) -> Result<(Option<String>, String), ProviderError> {
         let region = config
             .attrs
@@ -241,6 +285,7 @@ fn rules(kind: &str) -> KindRules {
             force_new: &["name", "accelerator", "instance_type", "capacity", "zones"],
             create_before_destroy: true,
             autoscaled: Some(("desired", "min", "max")),
+            ..Default::default()
         },
         _ => KindRules::default(),
     }
@@ -287,7 +332,11 @@ impl Provider for SimCloud {
         }
     }
 
-    async fn place(&self, config: &mut ResourceConfig) -> Result<Vec<String>, ProviderError> {
+    async fn place(
+        &self,
+        config: &mut ResourceConfig,
+        _owner: &Ownership,
+    ) -> Result<Vec<String>, ProviderError> {
         let Some((accelerator, count)) = accelerator_parts(&config.attrs) else {
             return Ok(Vec::new());
         };
@@ -338,7 +387,7 @@ impl Provider for SimCloud {
     async fn create(
         &self,
         config: &ResourceConfig,
-        ctx: &CreateContext,
+        ctx: &StepContext,
     ) -> Result<Observed, ProviderError> {
         let fault = self.roll()?;
         self.fail_before(&fault, "Create")?;
@@ -429,6 +478,7 @@ impl Provider for SimCloud {
         &self,
         prior: &ResourceState,
         config: &ResourceConfig,
+        _ctx: &StepContext,
     ) -> Result<Observed, ProviderError> {
         let fault = self.roll()?;
         self.fail_before(&fault, "Update")?;
@@ -475,47 +525,8 @@ impl Provider for SimCloud {
         Ok(Self::observe(&row, now))
     }
 
-    async fn delete(&self, prior: &ResourceState) -> Result<(), ProviderError> {
-        let fault = self.roll()?;
-        self.fail_before(&fault, "Delete")?;
-        let conn = self.conn();
-        let now = now_ms();
-        let Some(mut row) = db::get(&conn, &prior.cloud_id)
-            .map_err(sql)?
-            .filter(|r| r.exists(now))
-        else {
-            return Ok(());
-        };
-        if row.status == "deleting" {
-            return Ok(());
-        }
-        let children: Vec<Resource> = db::select(&conn, "parent = ?1", &[&row.cloud_id])
-            .map_err(sql)?
-            .into_iter()
-            .filter(|c| c.exists(now))
-            .collect();
-        if let Some(child) = children.first() {
-            return Err(ProviderError::NotReady {
-                what: prior.address.to_string(),
-                message: format!("{} {} still depends on it", child.kind, child.cloud_id),
-            });
-        }
-        if let Some((accelerator, _)) = accelerator_parts(&row.attrs) {
-            for (z, n) in row
-                .outputs
-                .get("nodes_per_zone")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                db::consume_capacity(&conn, z, &accelerator, -n.as_i64().unwrap_or(0))
-                    .map_err(sql)?;
-            }
-        }
-        row.status = "deleting".into();
-        row.gone_at = Some(now + self.latency.delete_ms(&row.kind));
-        db::update(&conn, &row).map_err(sql)?;
-        self.fail_after(&fault, "Delete")
+    async fn delete(&self, prior: &ResourceState) -> Result<Vec<String>, ProviderError> {
+        self.delete_row(prior).map(|_| Vec::new())
     }
 
     async fn find_by_token(

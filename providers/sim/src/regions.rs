@@ -1,4 +1,4 @@
-use hoist_provider::CloudInfo;
+use hoist_provider::{CloudModel, EnvSpec, ResourceConfig, SpecProblem};
 
 use crate::SimCloud;
 
@@ -23,23 +23,29 @@ pub fn region_of_zone(zone: &str) -> Option<&'static str> {
         .find(|r| zones_of(r).is_some_and(|zs| zs.iter().any(|z| z == zone)))
 }
 
-/// The simulated regions, known without opening the cloud (for `hoist validate`).
-pub struct SimRegions;
+/// The simulated cloud known without opening it: regions, zones and expansion.
+pub struct SimModel;
 
-impl CloudInfo for SimRegions {
+impl CloudModel for SimModel {
     fn zones(&self, region: &str) -> Option<Vec<String>> {
         zones_of(region)
     }
     fn regions(&self) -> Vec<String> {
         REGIONS.iter().map(|(r, _)| r.to_string()).collect()
+    }
+    fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
+        Ok(crate::expand::expand(spec))
     }
 }
 
-impl CloudInfo for SimCloud {
+impl CloudModel for SimCloud {
     fn zones(&self, region: &str) -> Option<Vec<String>> {
-        zones_of(region)
+        SimModel.zones(region)
     }
     fn regions(&self) -> Vec<String> {
-        REGIONS.iter().map(|(r, _)| r.to_string()).collect()
+        SimModel.regions()
+    }
+    fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
+        SimModel.expand(spec)
     }
 }

@@ -1,5 +1,3 @@
-use hoist_provider::CloudInfo;
-
 /// Regions and their zone letters, for expanding blueprints without a call. Zones that offer a
 /// given instance type are checked at plan time with DescribeInstanceTypeOfferings.
 const REGIONS: &[(&str, &str)] = &[
@@ -20,16 +18,13 @@ const REGIONS: &[(&str, &str)] = &[
     ("sa-east-1", "abc"),
 ];
 
-pub struct AwsRegions;
+pub fn zones(region: &str) -> Option<Vec<String>> {
+    REGIONS
+        .iter()
+        .find(|(r, _)| *r == region)
+        .map(|(r, zs)| zs.chars().map(|z| format!("{r}{z}")).collect())
+}
 
-impl CloudInfo for AwsRegions {
-    fn zones(&self, region: &str) -> Option<Vec<String>> {
-        REGIONS
-            .iter()
-            .find(|(r, _)| *r == region)
-            .map(|(r, zs)| zs.chars().map(|z| format!("{r}{z}")).collect())
-    }
-    fn regions(&self) -> Vec<String> {
-        REGIONS.iter().map(|(r, _)| r.to_string()).collect()
-    }
+pub fn regions() -> Vec<String> {
+    REGIONS.iter().map(|(r, _)| r.to_string()).collect()
 }

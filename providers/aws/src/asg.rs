@@ -1,0 +1,104 @@
+//! The cluster autoscaler's node-template tags on a node group's Auto Scaling group. They say
+//! what a node of the pool would offer (labels, taints, GPUs) before one exists, which is how
+//! a GPU pool at zero nodes scales up for a pending pod. EKS does not copy them there itself.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_autoscaling::types::{Filter, Tag};
+use hoist_provider::{Attrs, ProviderError};
+use serde_json::Value;
+
+use crate::errors::classify;
+use crate::AwsProvider;
+
+const SERVICE: &str = "autoscaling";
+const TEMPLATE_PREFIX: &str = "k8s.io/cluster-autoscaler/node-template/";
+
+fn tag(group: &str, key: &str, value: &str) -> Tag {
+    Tag::builder()
+        .resource_id(group)
+        .resource_type("auto-scaling-group")
+        .key(key)
+        .value(value)
+        .propagate_at_launch(false)
+        .build()
+}
+
+impl AwsProvider {
+    /// Make the groups' node-template tags exactly `attrs["node_template"]` (none when absent).
+    pub(crate) async fn tag_node_template(
+        &self,
+        outputs: &Attrs,
+        attrs: &Attrs,
+    ) -> Result<(), ProviderError> {
+        let want: BTreeMap<String, String> = attrs
+            .get("node_template")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let groups: Vec<&str> = outputs
+            .get("auto_scaling_groups")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for group in groups {
+            let have: BTreeMap<String, String> = self
+                .autoscaling
+                .describe_tags()
+                .filters(
+                    Filter::builder()
+                        .name("auto-scaling-group")
+                        .values(group)
+                        .build(),
+                )
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| classify(SERVICE, "DescribeTags", e))?
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .filter(|(k, _)| k.starts_with(TEMPLATE_PREFIX))
+                .collect();
+            let put: Vec<Tag> = want
+                .iter()
+                .filter(|(k, v)| have.get(*k) != Some(v))
+                .map(|(k, v)| tag(group, k, v))
+                .collect();
+            if !put.is_empty() {
+                self.autoscaling
+                    .create_or_update_tags()
+                    .set_tags(Some(put))
+                    .send()
+                    .await
+                    .map_err(|e| classify(SERVICE, "CreateOrUpdateTags", e))?;
+            }
+            let stale: Vec<Tag> = have
+                .iter()
+                .filter(|(k, _)| !want.contains_key(*k))
+                .map(|(k, v)| tag(group, k, v))
+                .collect();
+            if !stale.is_empty() {
+                self.autoscaling
+                    .delete_tags()
+                    .set_tags(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| classify(SERVICE, "DeleteTags", e))?;
+            }
+        }
+        Ok(())
+    }
+}

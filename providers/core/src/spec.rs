@@ -1,0 +1,218 @@
+//! The validated, cloud-neutral description of one environment, as providers expand it.
+//!
+//! The blueprint crate turns YAML into an [`EnvSpec`] (parsing, interpolation, validation and
+//! zone checks stay there); the root crate resolves accelerator requests into offerings; each
+//! cloud's [`CloudModel`] then turns the spec into its own resources. A provider that finds a
+//! problem only it can see (an option its cloud lacks) returns a [`SpecProblem`] naming the
+//! blueprint path at fault, and the blueprint crate locates it in the file.
+
+use std::collections::BTreeMap;
+
+use crate::{Ipv4Cidr, ResourceConfig};
+
+/// One environment, validated, with its zones checked against the region and every node pool
+/// resolved to an instance type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvSpec {
+    /// DNS-safe; names cloud resources and tags them as `hoist-env`.
+    pub name: String,
+    pub cloud: String,
+    pub region: String,
+    /// The zones the environment uses, in order.
+    pub zones: Vec<String>,
+    pub network: NetworkSpec,
+    pub cluster: ClusterSpec,
+    pub node_pools: Vec<PoolSpec>,
+    /// The user's own tags (ownership tags are added per resource at create time).
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkSpec {
+    pub cidr: Ipv4Cidr,
+    pub nat: NatMode,
+}
+
+/// How private nodes reach the internet (clouds with managed NAT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NatMode {
+    /// One NAT gateway for the whole network (cheapest).
+    #[default]
+    Single,
+    /// One per zone, so a zone outage does not cut the others off.
+    PerZone,
+    /// No NAT: nodes reach cloud services through private endpoints only.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSpec {
+    pub kubernetes_version: String,
+    pub endpoint_access: EndpointAccess,
+    /// Principals given access to the Kubernetes API besides the creator.
+    pub access: Vec<AccessGrant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointAccess {
+    Public,
+    Private,
+    PublicAndPrivate,
+}
+
+impl EndpointAccess {
+    /// `(public, private)` endpoint switches.
+    pub fn switches(self) -> (bool, bool) {
+        match self {
+            EndpointAccess::Public => (true, false),
+            EndpointAccess::Private => (false, true),
+            EndpointAccess::PublicAndPrivate => (true, true),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointAccess::Public => "public",
+            EndpointAccess::Private => "private",
+            EndpointAccess::PublicAndPrivate => "public-and-private",
+        }
+    }
+}
+
+/// A principal (an IAM role or user ARN on AWS) and what it may do in the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessGrant {
+    pub principal: String,
+    pub role: AccessRole,
+    /// Empty for the whole cluster.
+    pub namespaces: Vec<String>,
+    /// Where the grant is written (`cluster.access[0]`), for located errors.
+    pub path: String,
+}
+
+/// Kubernetes' user-facing roles, which every cloud maps to its own access policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRole {
+    ClusterAdmin,
+    Admin,
+    Edit,
+    View,
+}
+
+impl AccessRole {
+    pub const ALL: [(&'static str, AccessRole); 4] = [
+        ("cluster-admin", AccessRole::ClusterAdmin),
+        ("admin", AccessRole::Admin),
+        ("edit", AccessRole::Edit),
+        ("view", AccessRole::View),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, r)| *r == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("view")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capacity {
+    OnDemand,
+    Spot,
+}
+
+impl Capacity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capacity::OnDemand => "on-demand",
+            Capacity::Spot => "spot",
+        }
+    }
+}
+
+/// What one node of a pool carries, from the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceleratorInfo {
+    /// Canonical name, e.g. `A100`, `H100`, `L4`, `tpu-v5e`.
+    pub name: String,
+    pub count: u32,
+    pub memory_gib: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSpec {
+    pub name: String,
+    /// Where the pool is written (`node_pools[1]`), for located errors.
+    pub path: String,
+    /// The accelerator request that was resolved (`A100:8`), for pools written with one.
+    pub request: Option<String>,
+    /// The instance type, as written or resolved from the request.
+    pub instance_type: String,
+    /// More types with the same accelerator, cheapest first, for clouds that can mix them
+    /// (spot pools diversify to ride out a stockout of one type).
+    pub alternatives: Vec<String>,
+    /// The accelerator of `instance_type`, when the catalog knows one.
+    pub accelerator: Option<AcceleratorInfo>,
+    pub capacity: Capacity,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    pub labels: BTreeMap<String, String>,
+    /// `key=value:Effect` or `key:Effect`.
+    pub taints: Vec<String>,
+    /// The zones the pool may use (its own list, else the network's).
+    pub zones: Vec<String>,
+    /// The subset of `zones` that offers `instance_type`, when resolution narrowed it.
+    pub placement_zones: Option<Vec<String>>,
+    /// Root disk size; `None` lets the provider pick a default for the kind of pool.
+    pub disk_size_gib: Option<u32>,
+}
+
+impl PoolSpec {
+    /// A pool whose nodes carry an accelerator (by request or by instance type).
+    pub fn has_accelerator(&self) -> bool {
+        self.accelerator.is_some() || self.request.is_some()
+    }
+
+    /// `min < max`: the node count belongs to an autoscaler.
+    pub fn autoscaled(&self) -> bool {
+        self.min < self.max
+    }
+
+    /// Taints that keep ordinary pods off the pool's nodes.
+    pub fn repels_pods(&self) -> bool {
+        self.taints
+            .iter()
+            .any(|t| t.ends_with(":NoSchedule") || t.ends_with(":NoExecute"))
+    }
+}
+
+/// A problem a provider found in a spec, at a blueprint path such as `node_pools[1].zones`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecProblem {
+    pub path: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl SpecProblem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>, hint: Option<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+            hint,
+        }
+    }
+}
+
+/// What hoist knows about a cloud without asking it: its regions and zones, and how an
+/// environment becomes its resources. No IO, so blueprints are checked before any call.
+pub trait CloudModel: Send + Sync {
+    /// The zones of `region`, or `None` when the region does not exist.
+    fn zones(&self, region: &str) -> Option<Vec<String>>;
+    /// Every region, for hints.
+    fn regions(&self) -> Vec<String>;
+    /// The environment's resources with their dependencies, or every problem found.
+    fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>>;
+}

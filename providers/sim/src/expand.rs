@@ -1,0 +1,54 @@
+//! What an environment is on the simulated cloud: a network, a subnet per zone, a cluster,
+//! and its node pools.
+
+use hoist_provider::{Address, EnvSpec, ResourceConfig};
+use serde_json::json;
+
+pub(crate) fn expand(spec: &EnvSpec) -> Vec<ResourceConfig> {
+    let network = Address::new("network", &spec.name);
+    let cluster = Address::new("cluster", &spec.name);
+    let mut out = Vec::with_capacity(spec.node_pools.len() + spec.zones.len() + 2);
+    out.push(ResourceConfig::from_json(
+        network.clone(),
+        json!({"cidr": spec.network.cidr.to_string(), "region": spec.region}),
+        vec![],
+    ));
+    let mut subnets = Vec::new();
+    for (i, zone) in spec.zones.iter().enumerate() {
+        let address = Address::new("subnet", zone);
+        out.push(ResourceConfig::from_json(
+            address.clone(),
+            json!({"cidr": spec.network.cidr.nth_of(spec.zones.len(), i).to_string(), "zone": zone}),
+            vec![network.clone()],
+        ));
+        subnets.push(address);
+    }
+    out.push(ResourceConfig::from_json(
+        cluster.clone(),
+        json!({"name": spec.name, "region": spec.region, "kubernetes_version": spec.cluster.kubernetes_version, "endpoint_access": spec.cluster.endpoint_access.as_str()}),
+        subnets,
+    ));
+    for pool in &spec.node_pools {
+        let mut config = ResourceConfig::from_json(
+            Address::new("node_pool", &pool.name),
+            json!({
+                "name": pool.name,
+                "accelerator": pool.request,
+                "instance_type": (!pool.instance_type.is_empty()).then_some(&pool.instance_type),
+                "capacity": pool.capacity.as_str(),
+                "min": pool.min,
+                "max": pool.max,
+                "desired": pool.desired,
+                "labels": pool.labels,
+                "taints": pool.taints,
+                "zones": pool.zones,
+            }),
+            vec![cluster.clone()],
+        );
+        if let Some(zones) = &pool.placement_zones {
+            config.placement.insert("zones".into(), json!(zones));
+        }
+        out.push(config);
+    }
+    out
+}
