@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{attach_cost, check_budget, open_provider, store, Context, EXIT_CHANGES};
 use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs};
-use crate::engine::{ApplyOptions, ApplyReport, Observer, Plan, Session, PLAN_FORMAT};
+use crate::engine::{ApplyOptions, ApplyReport, Leftovers, Observer, Plan, Session, PLAN_FORMAT};
 use crate::printer::{render_plan, Printer, Style};
 
 pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
@@ -202,7 +202,15 @@ pub async fn destroy(printer: Arc<Printer>, a: DestroyArgs) -> anyhow::Result<u8
         confirm(a.auto_approve, "destroy")?;
         code = execute(&printer, &mut session, &plan, a.parallelism).await?;
     }
-    let left = session.provider.list_owned(&session.env.name).await?;
+    let Leftovers { mine: left, others } = session.leftovers().await?;
+    if let Some(first) = others.first() {
+        printer.info(&format!(
+            "{} resources tagged hoist-env={} belong to another state of that name (lineage {}) and were not touched.",
+            others.len(),
+            session.env.name,
+            first.tags.get(hoist_provider::tags::LINEAGE).map(String::as_str).unwrap_or("none")
+        ));
+    }
     if left.is_empty() {
         printer.info(&printer.paint(
             &format!(

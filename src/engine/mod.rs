@@ -64,6 +64,15 @@ impl EnvSettings {
     }
 }
 
+/// Resources found by the environment's tags after a destroy.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    /// Tagged with this state's lineage: destroy did not get them all.
+    pub mine: Vec<hoist_provider::CloudResource>,
+    /// Tagged for another state with the same environment name; never touched.
+    pub others: Vec<hoist_provider::CloudResource>,
+}
+
 /// One locked run against one environment: its state, its cloud, and its settings.
 pub struct Session {
     pub lock: Lock,
@@ -102,6 +111,20 @@ impl Session {
             lineage: state.lineage.clone(),
             expires_at: state.expires_at.map(|t| t.to_rfc3339()),
         }
+    }
+
+    /// What the cloud still holds tagged for this environment's name after a destroy, split
+    /// into this state's own (its lineage) and another state's of the same name.
+    pub async fn leftovers(&self) -> Result<Leftovers, hoist_provider::ProviderError> {
+        let tagged = self.provider.list_owned(&self.env.name).await?;
+        let lineage = self.state.as_ref().map(|s| s.lineage.as_str());
+        let (mine, others) = tagged.into_iter().partition(|r| {
+            r.tags
+                .get(hoist_provider::tags::LINEAGE)
+                .map(String::as_str)
+                == lineage
+        });
+        Ok(Leftovers { mine, others })
     }
 
     /// The state to apply onto: the existing one, or a fresh one for a new environment.

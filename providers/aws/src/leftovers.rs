@@ -60,11 +60,13 @@ impl AwsProvider {
     ) -> Result<Vec<String>, ProviderError> {
         let vpc = prior.cloud_id.as_str();
         let cluster = text(&prior.attrs, "cluster");
-        let mut notes = self.delete_load_balancers(vpc, cluster).await?;
+        let (mut notes, elb_groups) = self.delete_load_balancers(vpc, cluster).await?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(200);
         loop {
-            let (deleted, blocked) = self.delete_groups_and_interfaces(vpc, cluster).await?;
+            let (deleted, blocked) = self
+                .delete_groups_and_interfaces(vpc, cluster, &elb_groups)
+                .await?;
             notes.extend(deleted);
             if blocked.is_empty() {
                 return Ok(notes);
@@ -81,11 +83,13 @@ impl AwsProvider {
         }
     }
 
+    /// Delete the cluster's load balancers in the VPC; returns notes and the groups ELB made
+    /// for the classic ones (`default_elb_*`, untagged), which go with them.
     async fn delete_load_balancers(
         &self,
         vpc: &str,
         cluster: &str,
-    ) -> Result<Vec<String>, ProviderError> {
+    ) -> Result<(Vec<String>, Vec<String>), ProviderError> {
         let mut notes = Vec::new();
         let v2: Vec<_> = self
             .elbv2
@@ -144,16 +148,17 @@ impl AwsProvider {
                 }
             }
         }
-        notes.extend(self.delete_classic_load_balancers(vpc, cluster).await?);
-        Ok(notes)
+        let (classic, groups) = self.delete_classic_load_balancers(vpc, cluster).await?;
+        notes.extend(classic);
+        Ok((notes, groups))
     }
 
     async fn delete_classic_load_balancers(
         &self,
         vpc: &str,
         cluster: &str,
-    ) -> Result<Vec<String>, ProviderError> {
-        let mut notes = Vec::new();
+    ) -> Result<(Vec<String>, Vec<String>), ProviderError> {
+        let (mut notes, mut groups) = (Vec::new(), Vec::new());
         let classic: Vec<_> = self
             .elb
             .describe_load_balancers()
@@ -163,9 +168,12 @@ impl AwsProvider {
             .try_collect()
             .await
             .map_err(|e| classify("elb", "DescribeLoadBalancers", e))?;
-        let names: Vec<String> = classic
+        let ours: Vec<_> = classic
             .iter()
             .filter(|lb| lb.vpc_id() == Some(vpc))
+            .collect();
+        let names: Vec<String> = ours
+            .iter()
             .filter_map(|lb| lb.load_balancer_name().map(String::from))
             .collect();
         for chunk in names.chunks(20) {
@@ -200,10 +208,15 @@ impl AwsProvider {
                             .map_err(|e| classify("elb", "DeleteLoadBalancer", e)),
                     )?;
                     notes.push(format!("deleted classic load balancer {name}, left in {vpc} by the cloud controller of cluster {cluster}"));
+                    let lb = ours.iter().find(|lb| lb.load_balancer_name() == Some(name));
+                    groups.extend(
+                        lb.map(|lb| lb.security_groups().to_vec())
+                            .unwrap_or_default(),
+                    );
                 }
             }
         }
-        Ok(notes)
+        Ok((notes, groups))
     }
 
     /// Delete the cluster's security groups and detached interfaces in the VPC; returns what
@@ -212,6 +225,7 @@ impl AwsProvider {
         &self,
         vpc: &str,
         cluster: &str,
+        elb_groups: &[String],
     ) -> Result<(Vec<String>, Vec<String>), ProviderError> {
         let (mut deleted, mut blocked) = (Vec::new(), Vec::new());
         let c = &self.ec2;
@@ -244,7 +258,18 @@ impl AwsProvider {
         let groups = self
             .describe("security_group", vec![filter("vpc-id", vec![vpc.into()])])
             .await?;
-        for g in groups.iter().filter(|g| for_cluster(&g.tags, cluster)) {
+        // ELB names the groups it makes for a classic load balancer `default_elb_*`.
+        let made_by_elb = |g: &crate::ec2::Found| {
+            elb_groups.contains(&g.id)
+                && g.live
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .is_some_and(|n| n.starts_with("default_elb_"))
+        };
+        for g in groups
+            .iter()
+            .filter(|g| for_cluster(&g.tags, cluster) || made_by_elb(g))
+        {
             match gone_is_none(call!(
                 "DeleteSecurityGroup",
                 c.delete_security_group().group_id(&g.id)

@@ -167,8 +167,7 @@ impl Ownership {
         match (found.get(tags::ENV), found.get(tags::LINEAGE)) {
             (Some(env), Some(lineage)) if *env == self.env && *lineage == self.lineage => Ok(()),
             (Some(env), Some(lineage)) if *env == self.env => Err(format!(
-                "it is tagged for environment {env} but another history of it (lineage {lineage}, this state's is {})",
-                self.lineage
+                "it is tagged for environment {env} of another state (lineage {lineage}): another team or state directory uses this environment name"
             )),
             (Some(env), _) => Err(format!("it belongs to hoist environment {env}")),
             (None, _) => Err("it has no hoist ownership tags".into()),
