@@ -336,3 +336,22 @@ fn without_nat_private_nodes_use_interface_endpoints() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn aws_only_problems_are_located_in_the_blueprint_before_any_call() {
+    let t = common::TestContext::new();
+    let text = eks_blueprint("gpu5", "accelerator: L4:1", 1, 1, "").replace(
+        "  kubernetes_version: \"1.32\"\n",
+        "  kubernetes_version: \"1.32\"\n  access:\n    - principal: alice\n      role: view\n",
+    );
+    t.write("hoist.yaml", &text);
+    let r = t.expect(&["plan"], 1);
+    assert!(
+        r.stderr.contains("hoist.yaml:12:18")
+            && r.stderr
+                .contains("\"alice\" is not an IAM role or user ARN"),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.exists(".hoist"), "no state was touched");
+}

@@ -218,6 +218,30 @@ fn cases() -> Vec<(&'static str, String, &'static str, &'static str)> {
             "not a valid Kubernetes label key",
         ),
         (
+            "disk too small",
+            with("max: 2", "max: 2\n    disk_size_gib: 5"),
+            "16:20",
+            "disk_size_gib 5 is outside 20..=16384",
+        ),
+        (
+            "cluster-admin in a namespace",
+            plus("cluster:\n  access:\n    - principal: arn:aws:iam::111122223333:role/ml\n      role: cluster-admin\n      namespaces: [ml]\n"),
+            "20:7",
+            "`cluster-admin` is cluster-wide and takes no namespaces",
+        ),
+        (
+            "unknown access role",
+            plus("cluster:\n  access:\n    - principal: arn:aws:iam::111122223333:role/ml\n      role: owner\n"),
+            "19:13",
+            "cluster-admin",
+        ),
+        (
+            "principal granted twice",
+            plus("cluster:\n  access:\n    - { principal: \"arn:aws:iam::111122223333:role/ml\", role: view }\n    - { principal: \"arn:aws:iam::111122223333:role/ml\", role: edit }\n"),
+            "19:20",
+            "is listed twice",
+        ),
+        (
             "ttl without unit",
             plus("ttl: 8 hours\n"),
             "16:6",
