@@ -369,3 +369,38 @@ fn kubeconfig_uses_the_eks_token_command_and_state_holds_no_token() {
         "L4:1 resolves to the cheapest L4 type"
     );
 }
+
+#[test]
+fn cluster_version_and_endpoint_access_change_in_place_one_update_at_a_time() {
+    let em = Emulator::start();
+    let t = em.context();
+    let text = blueprint("eks9", "L4:1", 1, 1);
+    t.write("hoist.yaml", &text);
+    t.expect(&["apply", "--auto-approve"], 0);
+    let changed = text.replace(
+        "  kubernetes_version: \"1.32\"\n",
+        "  kubernetes_version: \"1.33\"\n  endpoint_access: public-and-private\n",
+    );
+    t.write("hoist.yaml", &changed);
+    em.reset_calls();
+    let r = t.expect(&["apply", "--auto-approve"], 0);
+    assert!(r.stdout.contains("~ eks_cluster.eks9"), "{}", r.stdout);
+    let calls = em.calls();
+    let version = calls
+        .iter()
+        .position(|c| c == "eks:UpdateClusterVersion")
+        .expect("version update");
+    let config = calls
+        .iter()
+        .position(|c| c == "eks:UpdateClusterConfig")
+        .expect("endpoint update");
+    assert!(version < config, "{calls:?}");
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c == "eks:DeleteCluster" || c == "eks:CreateCluster"),
+        "{calls:?}"
+    );
+    assert_eq!(em.state("eks9")["clusters"]["eks9"]["version"], "1.33");
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+}

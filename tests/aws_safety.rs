@@ -258,3 +258,35 @@ fn lists_follow_every_page_and_a_failed_list_is_never_taken_for_empty() {
     );
     assert!(cluster_exists(&em, "eks15"));
 }
+
+#[test]
+fn missing_credentials_are_one_clear_error_before_any_call() {
+    let t = common::TestContext::new();
+    t.write("hoist.yaml", &blueprint("eks16"));
+    let out = t
+        .command(&["plan"])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no AWS credentials") && stderr.contains("hint: set AWS_PROFILE"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().count() < 12,
+        "one short error, not a retry per call:\n{stderr}"
+    );
+    assert!(!t.exists(".hoist"), "no state was touched");
+}

@@ -93,7 +93,7 @@ pub async fn open_provider(env: &EnvSettings) -> anyhow::Result<Arc<dyn Provider
             Ok(Arc::new(SimCloud::open(&SimCloud::default_dir(), latency)?))
         }
         #[cfg(feature = "aws")]
-        "aws" => Ok(Arc::new(hoist_aws::AwsProvider::connect(&env.region, env.profile.as_deref()).await)),
+        "aws" => Ok(Arc::new(hoist_aws::AwsProvider::connect(&env.region, env.profile.as_deref()).await?)),
         other => bail!("the `{other}` provider is not part of this build of hoist\n  = hint: use `cloud: sim` to try hoist without an account, or build with the `{other}` feature"),
     }
 }

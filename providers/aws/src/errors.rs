@@ -69,7 +69,7 @@ pub fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'sta
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             return ProviderError::Transient {
                 service: service.into(),
-                message: format!("{what}: {}", aws_sdk_ec2::error::DisplayErrorContext(&err)),
+                message: format!("{what}: {err}: {}", root_cause(&err)),
             };
         }
         _ => (
@@ -110,6 +110,15 @@ pub fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'sta
     } else {
         ProviderError::Fatal(message)
     }
+}
+
+/// The innermost cause of an error: what to show of a long chain (connection, credentials).
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// What EKS says when a role or its policies made moments ago have not propagated.

@@ -47,15 +47,26 @@ pub struct AwsProvider {
 }
 
 impl AwsProvider {
-    /// Clients for `region` from the standard configuration chain.
-    pub async fn connect(region: &str, profile: Option<&str>) -> Self {
+    /// Clients for `region` from the standard configuration chain. Credentials are resolved
+    /// once here, so that a missing login is one clear error instead of a retry per call.
+    pub async fn connect(region: &str, profile: Option<&str>) -> Result<Self, ProviderError> {
+        use aws_sdk_ec2::config::ProvideCredentials;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(region.to_string()));
         if let Some(p) = profile {
             loader = loader.profile_name(p);
         }
         let config = loader.load().await;
-        Self {
+        if let Some(credentials) = config.credentials_provider() {
+            credentials.provide_credentials().await.map_err(|e| {
+                ProviderError::Fatal(format!(
+                    "no AWS credentials{}: {}\n  = hint: set AWS_PROFILE (and run `aws sso login` for SSO), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance or pod role is available",
+                    profile.map(|p| format!(" for profile {p}")).unwrap_or_default(),
+                    errors::root_cause(&e)
+                ))
+            })?;
+        }
+        Ok(Self {
             ec2: aws_sdk_ec2::Client::new(&config),
             eks: aws_sdk_eks::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
@@ -65,7 +76,7 @@ impl AwsProvider {
             elb: aws_sdk_elasticloadbalancing::Client::new(&config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             region: region.into(),
-        }
+        })
     }
 }
 

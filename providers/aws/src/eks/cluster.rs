@@ -3,6 +3,7 @@
 //! name unless its tags say it is this environment's.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_eks::types::{
     AuthenticationMode, ClusterStatus, CreateAccessConfigRequest, LogSetup, LogType, Logging,
@@ -213,25 +214,42 @@ impl AwsProvider {
     }
 
     /// EKS takes one update at a time: make the first difference from what the cluster is
-    /// now, and wait (as "not ready") while it runs or while more remain.
+    /// now, wait for it to finish, then the next, until nothing differs.
     pub(crate) async fn update_cluster(
         &self,
         prior: &ResourceState,
         config: &ResourceConfig,
     ) -> Result<Observed, ProviderError> {
         let name = &prior.cloud_id;
-        let (now, _) = self
-            .describe_cluster(name)
-            .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("EKS cluster {name}")))?;
-        let busy = |why: &str| ProviderError::NotReady {
-            what: format!("EKS cluster {name}"),
-            message: why.into(),
-        };
-        if now.lifecycle != Lifecycle::Ready {
-            return Err(busy("an update is in progress"));
-        }
         let want = &config.attrs;
+        let mut pause = Duration::from_millis(200);
+        loop {
+            let (now, _) = self
+                .describe_cluster(name)
+                .await?
+                .ok_or_else(|| ProviderError::NotFound(format!("EKS cluster {name}")))?;
+            if now.lifecycle == Lifecycle::Ready
+                && !self.start_cluster_update(name, want, &now).await?
+            {
+                return Ok(observed(prior, want.clone(), now.outputs, Lifecycle::Ready));
+            }
+            if let Lifecycle::Failed { reason } = &now.lifecycle {
+                return Err(ProviderError::Fatal(format!(
+                    "EKS cluster {name}: {reason}"
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(15));
+        }
+    }
+
+    /// Start the first update `want` needs from `now`; false when nothing differs.
+    async fn start_cluster_update(
+        &self,
+        name: &str,
+        want: &Attrs,
+        now: &Observed,
+    ) -> Result<bool, ProviderError> {
         let differs = |k: &str| want.get(k).is_some() && want.get(k) != now.attrs.get(k);
         let c = &self.eks;
         if differs("kubernetes_version") {
@@ -268,9 +286,9 @@ impl AwsProvider {
                     .logging(logging(&strings(want, "logging")))
             )?;
         } else {
-            return Ok(observed(prior, want.clone(), now.outputs, Lifecycle::Ready));
+            return Ok(false);
         }
-        Err(busy("an update was started; the next one waits for it"))
+        Ok(true)
     }
 
     pub(crate) async fn delete_cluster(&self, prior: &ResourceState) -> Result<(), ProviderError> {
