@@ -8,7 +8,6 @@ use aws_sdk_autoscaling::types::{Filter, Tag};
 use hoist_provider::{Attrs, ProviderError};
 use serde_json::Value;
 
-use crate::errors::classify;
 use crate::AwsProvider;
 
 const SERVICE: &str = "autoscaling";
@@ -48,42 +47,36 @@ impl AwsProvider {
             .filter_map(Value::as_str)
             .collect();
         for group in groups {
-            let have: BTreeMap<String, String> = self
-                .autoscaling
-                .describe_tags()
-                .filters(
+            let have: BTreeMap<String, String> = crate::every!(
+                SERVICE,
+                "DescribeTags",
+                self.autoscaling.describe_tags().filters(
                     Filter::builder()
                         .name("auto-scaling-group")
                         .values(group)
                         .build(),
                 )
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| classify(SERVICE, "DescribeTags", e))?
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .filter(|(k, _)| k.starts_with(TEMPLATE_PREFIX))
-                .collect();
+            )?
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .filter(|(k, _)| k.starts_with(TEMPLATE_PREFIX))
+            .collect();
             let put: Vec<Tag> = want
                 .iter()
                 .filter(|(k, v)| have.get(*k) != Some(v))
                 .map(|(k, v)| tag(group, k, v))
                 .collect();
             if !put.is_empty() {
-                self.autoscaling
-                    .create_or_update_tags()
-                    .set_tags(Some(put))
-                    .send()
-                    .await
-                    .map_err(|e| classify(SERVICE, "CreateOrUpdateTags", e))?;
+                crate::send!(
+                    SERVICE,
+                    "CreateOrUpdateTags",
+                    self.autoscaling.create_or_update_tags().set_tags(Some(put))
+                )?;
             }
             let stale: Vec<Tag> = have
                 .iter()
@@ -91,12 +84,11 @@ impl AwsProvider {
                 .map(|(k, v)| tag(group, k, v))
                 .collect();
             if !stale.is_empty() {
-                self.autoscaling
-                    .delete_tags()
-                    .set_tags(Some(stale))
-                    .send()
-                    .await
-                    .map_err(|e| classify(SERVICE, "DeleteTags", e))?;
+                crate::send!(
+                    SERVICE,
+                    "DeleteTags",
+                    self.autoscaling.delete_tags().set_tags(Some(stale))
+                )?;
             }
         }
         Ok(())

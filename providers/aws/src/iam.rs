@@ -30,16 +30,11 @@ fn policies(attrs: &Attrs) -> Vec<String> {
 
 impl AwsProvider {
     async fn attached(&self, role: &str) -> Result<Vec<String>, ProviderError> {
-        let list: Vec<_> = self
-            .iam
-            .list_attached_role_policies()
-            .role_name(role)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify(SERVICE, "ListAttachedRolePolicies", e))?;
+        let list: Vec<_> = crate::every!(
+            SERVICE,
+            "ListAttachedRolePolicies",
+            self.iam.list_attached_role_policies().role_name(role)
+        )?;
         let mut p: Vec<String> = list
             .iter()
             .filter_map(|p| p.policy_arn().map(String::from))
@@ -66,14 +61,11 @@ impl AwsProvider {
         &self,
         name: &str,
     ) -> Result<Option<(String, std::collections::BTreeMap<String, String>)>, ProviderError> {
-        let got = gone_is_none(
-            self.iam
-                .get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| classify(SERVICE, "GetRole", e)),
-        )?;
+        let got = gone_is_none(crate::send!(
+            SERVICE,
+            "GetRole",
+            self.iam.get_role().role_name(name)
+        ))?;
         Ok(got.and_then(|g| {
             g.role().map(|r| {
                 (
@@ -90,22 +82,18 @@ impl AwsProvider {
     async fn sync_policies(&self, role: &str, want: &[String]) -> Result<(), ProviderError> {
         let have = self.attached(role).await?;
         for p in want.iter().filter(|p| !have.contains(p)) {
-            self.iam
-                .attach_role_policy()
-                .role_name(role)
-                .policy_arn(p)
-                .send()
-                .await
-                .map_err(|e| classify(SERVICE, "AttachRolePolicy", e))?;
+            crate::send!(
+                SERVICE,
+                "AttachRolePolicy",
+                self.iam.attach_role_policy().role_name(role).policy_arn(p)
+            )?;
         }
         for p in have.iter().filter(|p| !want.contains(p)) {
-            self.iam
-                .detach_role_policy()
-                .role_name(role)
-                .policy_arn(p)
-                .send()
-                .await
-                .map_err(|e| classify(SERVICE, "DetachRolePolicy", e))?;
+            crate::send!(
+                SERVICE,
+                "DetachRolePolicy",
+                self.iam.detach_role_policy().role_name(role).policy_arn(p)
+            )?;
         }
         Ok(())
     }
@@ -165,14 +153,14 @@ impl AwsProvider {
             Default::default();
         let mut marker: Option<String> = None;
         loop {
-            let page = self
-                .iam
-                .get_account_authorization_details()
-                .filter(aws_sdk_iam::types::EntityType::Role)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| classify(SERVICE, "GetAccountAuthorizationDetails", e))?;
+            let page = crate::send!(
+                SERVICE,
+                "GetAccountAuthorizationDetails",
+                self.iam
+                    .get_account_authorization_details()
+                    .filter(aws_sdk_iam::types::EntityType::Role)
+                    .set_marker(marker.take())
+            )?;
             for r in page.role_detail_list() {
                 let mut p: Vec<String> = r
                     .attached_managed_policies()
@@ -229,14 +217,11 @@ impl AwsProvider {
             return Ok(());
         }
         self.sync_policies(&prior.cloud_id, &[]).await?;
-        gone_is_none(
-            self.iam
-                .delete_role()
-                .role_name(&prior.cloud_id)
-                .send()
-                .await
-                .map_err(|e| classify(SERVICE, "DeleteRole", e)),
-        )
+        gone_is_none(crate::send!(
+            SERVICE,
+            "DeleteRole",
+            self.iam.delete_role().role_name(&prior.cloud_id)
+        ))
         .map(drop)
     }
 
@@ -268,15 +253,7 @@ impl AwsProvider {
     /// Roles tagged for `env` (named `ENV-eks-*` by convention; tags are checked).
     pub(crate) async fn list_roles(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
         let mut out = Vec::new();
-        let roles: Vec<_> = self
-            .iam
-            .list_roles()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify(SERVICE, "ListRoles", e))?;
+        let roles: Vec<_> = crate::every!(SERVICE, "ListRoles", self.iam.list_roles())?;
         for role in roles
             .iter()
             .filter(|r| r.role_name().starts_with(&format!("{env}-eks-")))

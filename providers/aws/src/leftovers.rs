@@ -91,15 +91,11 @@ impl AwsProvider {
         cluster: &str,
     ) -> Result<(Vec<String>, Vec<String>), ProviderError> {
         let mut notes = Vec::new();
-        let v2: Vec<_> = self
-            .elbv2
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify("elbv2", "DescribeLoadBalancers", e))?;
+        let v2: Vec<_> = crate::every!(
+            "elbv2",
+            "DescribeLoadBalancers",
+            self.elbv2.describe_load_balancers()
+        )?;
         let arns: Vec<(String, String)> = v2
             .iter()
             .filter(|lb| lb.vpc_id() == Some(vpc))
@@ -136,14 +132,11 @@ impl AwsProvider {
                     continue;
                 };
                 if for_cluster(&tags, cluster) {
-                    gone_is_none(
-                        self.elbv2
-                            .delete_load_balancer()
-                            .load_balancer_arn(arn)
-                            .send()
-                            .await
-                            .map_err(|e| classify("elbv2", "DeleteLoadBalancer", e)),
-                    )?;
+                    gone_is_none(crate::send!(
+                        "elbv2",
+                        "DeleteLoadBalancer",
+                        self.elbv2.delete_load_balancer().load_balancer_arn(arn)
+                    ))?;
                     notes.push(format!("deleted load balancer {name}, left in {vpc} by a controller of cluster {cluster}"));
                 }
             }
@@ -159,15 +152,11 @@ impl AwsProvider {
         cluster: &str,
     ) -> Result<(Vec<String>, Vec<String>), ProviderError> {
         let (mut notes, mut groups) = (Vec::new(), Vec::new());
-        let classic: Vec<_> = self
-            .elb
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify("elb", "DescribeLoadBalancers", e))?;
+        let classic: Vec<_> = crate::every!(
+            "elb",
+            "DescribeLoadBalancers",
+            self.elb.describe_load_balancers()
+        )?;
         let ours: Vec<_> = classic
             .iter()
             .filter(|lb| lb.vpc_id() == Some(vpc))
@@ -199,14 +188,11 @@ impl AwsProvider {
                     continue;
                 };
                 if for_cluster(&tags, cluster) {
-                    gone_is_none(
-                        self.elb
-                            .delete_load_balancer()
-                            .load_balancer_name(name)
-                            .send()
-                            .await
-                            .map_err(|e| classify("elb", "DeleteLoadBalancer", e)),
-                    )?;
+                    gone_is_none(crate::send!(
+                        "elb",
+                        "DeleteLoadBalancer",
+                        self.elb.delete_load_balancer().load_balancer_name(name)
+                    ))?;
                     notes.push(format!("deleted classic load balancer {name}, left in {vpc} by the cloud controller of cluster {cluster}"));
                     let lb = ours.iter().find(|lb| lb.load_balancer_name() == Some(name));
                     groups.extend(

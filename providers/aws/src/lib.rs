@@ -9,6 +9,28 @@
 //! entries, IAM roles, the log group) is adopted only when its tags name this environment and
 //! its lineage; anything else is refused at plan time and never touched.
 
+/// One call, its error classified as `service`'s.
+macro_rules! send {
+    ($service:expr, $what:expr, $req:expr) => {
+        $req.send()
+            .await
+            .map_err(|e| crate::errors::classify($service, $what, e))
+    };
+}
+
+/// Every item of a paginated call, all pages followed, its error classified as `service`'s.
+macro_rules! every {
+    ($service:expr, $what:expr, $req:expr) => {
+        $req.into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| crate::errors::classify($service, $what, e))
+    };
+}
+pub(crate) use {every, send};
+
 mod asg;
 mod ec2;
 mod eks;
@@ -144,6 +166,26 @@ pub(crate) fn observed(
         outputs: out,
         lifecycle,
     }
+}
+
+/// What a describe found, as the refresh of `prior` (which keeps what the cloud does not report).
+pub(crate) fn refreshed<T>(
+    prior: &ResourceState,
+    found: Option<(Observed, T)>,
+) -> Option<Observed> {
+    found.map(|(o, _)| observed(prior, o.attrs, o.outputs, o.lifecycle))
+}
+
+/// The observation after an in-place update of `prior` to `config` succeeded.
+pub(crate) fn applied(
+    prior: &ResourceState,
+    config: &ResourceConfig,
+    outputs: Attrs,
+    lifecycle: Lifecycle,
+) -> Observed {
+    let mut o = observed(prior, Attrs::new(), outputs, lifecycle);
+    o.attrs = config.attrs.clone();
+    o
 }
 
 /// The observation of a create or an update that just succeeded.

@@ -35,15 +35,13 @@ impl AwsProvider {
 
     /// Every log group whose name starts with `prefix`, all pages.
     async fn log_groups(&self, prefix: &str) -> Result<Vec<LogGroup>, ProviderError> {
-        self.logs
-            .describe_log_groups()
-            .log_group_name_prefix(prefix)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify(SERVICE, "DescribeLogGroups", e))
+        crate::every!(
+            SERVICE,
+            "DescribeLogGroups",
+            self.logs
+                .describe_log_groups()
+                .log_group_name_prefix(prefix)
+        )
     }
 
     async fn log_group_tags(
@@ -55,13 +53,11 @@ impl AwsProvider {
             .map(String::from)
             .or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_string()))
             .unwrap_or_default();
-        let got = self
-            .logs
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| classify(SERVICE, "ListTagsForResource", e))?;
+        let got = crate::send!(
+            SERVICE,
+            "ListTagsForResource",
+            self.logs.list_tags_for_resource().resource_arn(arn)
+        )?;
         Ok(got
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -125,13 +121,14 @@ impl AwsProvider {
             .get("retention_days")
             .and_then(Value::as_i64)
             .unwrap_or(90) as i32;
-        self.logs
-            .put_retention_policy()
-            .log_group_name(name)
-            .retention_in_days(days)
-            .send()
-            .await
-            .map_err(|e| classify(SERVICE, "PutRetentionPolicy", e))?;
+        crate::send!(
+            SERVICE,
+            "PutRetentionPolicy",
+            self.logs
+                .put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(days)
+        )?;
         Ok(())
     }
 
@@ -157,23 +154,23 @@ impl AwsProvider {
         config: &ResourceConfig,
     ) -> Result<Observed, ProviderError> {
         self.put_retention(&prior.cloud_id, &config.attrs).await?;
-        let mut o = observed(prior, config.attrs.clone(), Attrs::new(), Lifecycle::Ready);
-        o.attrs = config.attrs.clone();
-        Ok(o)
+        Ok(crate::applied(
+            prior,
+            config,
+            Attrs::new(),
+            Lifecycle::Ready,
+        ))
     }
 
     pub(crate) async fn delete_log_group(
         &self,
         prior: &ResourceState,
     ) -> Result<(), ProviderError> {
-        gone_is_none(
-            self.logs
-                .delete_log_group()
-                .log_group_name(&prior.cloud_id)
-                .send()
-                .await
-                .map_err(|e| classify(SERVICE, "DeleteLogGroup", e)),
-        )
+        gone_is_none(crate::send!(
+            SERVICE,
+            "DeleteLogGroup",
+            self.logs.delete_log_group().log_group_name(&prior.cloud_id)
+        ))
         .map(drop)
     }
 

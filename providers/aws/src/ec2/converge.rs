@@ -237,63 +237,54 @@ impl AwsProvider {
                 .map(|r| r.permission(id))
                 .collect();
             if !add.is_empty() {
-                self.authorize(id, ingress, add).await?;
+                self.change_rules(id, ingress, true, add).await?;
             }
             if !remove.is_empty() {
-                self.revoke(id, ingress, remove).await?;
+                self.change_rules(id, ingress, false, remove).await?;
             }
         }
         Ok(())
     }
 
-    async fn authorize(
+    /// Authorize (`grant`) or revoke `rules` on group `id`, ingress or egress.
+    async fn change_rules(
         &self,
         id: &str,
         ingress: bool,
+        grant: bool,
         rules: Vec<IpPermission>,
     ) -> Result<(), ProviderError> {
-        let c = &self.ec2;
-        if ingress {
-            call!(
+        let (c, p) = (&self.ec2, Some(rules));
+        match (ingress, grant) {
+            (true, true) => call!(
                 "AuthorizeSecurityGroupIngress",
                 c.authorize_security_group_ingress()
                     .group_id(id)
-                    .set_ip_permissions(Some(rules))
-            )?;
-        } else {
-            call!(
+                    .set_ip_permissions(p)
+            )
+            .map(drop),
+            (false, true) => call!(
                 "AuthorizeSecurityGroupEgress",
                 c.authorize_security_group_egress()
                     .group_id(id)
-                    .set_ip_permissions(Some(rules))
-            )?;
-        }
-        Ok(())
-    }
-
-    async fn revoke(
-        &self,
-        id: &str,
-        ingress: bool,
-        rules: Vec<IpPermission>,
-    ) -> Result<(), ProviderError> {
-        let c = &self.ec2;
-        if ingress {
-            call!(
+                    .set_ip_permissions(p)
+            )
+            .map(drop),
+            (true, false) => call!(
                 "RevokeSecurityGroupIngress",
                 c.revoke_security_group_ingress()
                     .group_id(id)
-                    .set_ip_permissions(Some(rules))
-            )?;
-        } else {
-            call!(
+                    .set_ip_permissions(p)
+            )
+            .map(drop),
+            (false, false) => call!(
                 "RevokeSecurityGroupEgress",
                 c.revoke_security_group_egress()
                     .group_id(id)
-                    .set_ip_permissions(Some(rules))
-            )?;
+                    .set_ip_permissions(p)
+            )
+            .map(drop),
         }
-        Ok(())
     }
 }
 

@@ -39,24 +39,17 @@ const KINDS: &[(&str, ResourceType)] = &[
     ("placement_group", ResourceType::PlacementGroup),
 ];
 
-/// A one-page call, its error classified.
+/// A one-page EC2 call.
 macro_rules! call {
     ($what:expr, $req:expr) => {
-        $req.send()
-            .await
-            .map_err(|e| crate::errors::classify(crate::ec2::SERVICE, $what, e))
+        crate::send!(crate::ec2::SERVICE, $what, $req)
     };
 }
 
-/// Every item of a paginated call, all pages followed.
+/// Every item of a paginated EC2 call.
 macro_rules! all {
     ($what:expr, $req:expr) => {
-        $req.into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| crate::errors::classify(crate::ec2::SERVICE, $what, e))
+        crate::every!(crate::ec2::SERVICE, $what, $req)
     };
 }
 pub(crate) use {all, call};
@@ -271,8 +264,6 @@ impl AwsProvider {
         let outputs = self
             .converge(kind, &prior.cloud_id, config, ctx, false)
             .await?;
-        let mut o = observed(prior, config.attrs.clone(), outputs, Lifecycle::Ready);
-        o.attrs = config.attrs.clone();
-        Ok(o)
+        Ok(crate::applied(prior, config, outputs, Lifecycle::Ready))
     }
 }

@@ -175,9 +175,12 @@ impl AwsProvider {
         config: &ResourceConfig,
     ) -> Result<Observed, ProviderError> {
         self.associate(&prior.cloud_id, &config.attrs).await?;
-        let mut o = observed(prior, config.attrs.clone(), Attrs::new(), Lifecycle::Ready);
-        o.attrs = config.attrs.clone();
-        Ok(o)
+        Ok(crate::applied(
+            prior,
+            config,
+            Attrs::new(),
+            Lifecycle::Ready,
+        ))
     }
 
     pub(crate) async fn delete_access_entry(

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::{eks, hash_tags, sorted, split, TOKEN_TAG};
 use crate::errors::gone_is_none;
-use crate::{claim, dep_id, observed, text, AwsProvider};
+use crate::{claim, dep_id, text, AwsProvider};
 
 fn addon_lifecycle(status: Option<&str>, issues: &[String]) -> Lifecycle {
     match status {
@@ -100,13 +100,7 @@ impl AwsProvider {
                 .map(|h| h.issues())
                 .unwrap_or_default()
                 .iter()
-                .map(|i| {
-                    format!(
-                        "{}: {}",
-                        i.code().map(|c| c.as_str()).unwrap_or("issue"),
-                        i.message().unwrap_or_default()
-                    )
-                })
+                .map(|i| super::issue_text(i.code().map(|c| c.as_str()), i.message()))
                 .collect();
             let configuration: Value = a
                 .configuration_values()
@@ -137,10 +131,7 @@ impl AwsProvider {
         &self,
         r: &ResourceState,
     ) -> Result<Option<Observed>, ProviderError> {
-        Ok(self
-            .describe_addon(&r.cloud_id)
-            .await?
-            .map(|(o, _)| observed(r, o.attrs, o.outputs, o.lifecycle)))
+        Ok(crate::refreshed(r, self.describe_addon(&r.cloud_id).await?))
     }
 
     pub(crate) async fn update_addon(
@@ -159,14 +150,12 @@ impl AwsProvider {
                 .configuration_values(configuration(&config.attrs).unwrap_or_else(|| "{}".into()))
                 .resolve_conflicts(ResolveConflicts::Overwrite)
         )?;
-        let mut o = observed(
+        Ok(crate::applied(
             prior,
-            config.attrs.clone(),
+            config,
             Attrs::new(),
             Lifecycle::Updating,
-        );
-        o.attrs = config.attrs.clone();
-        Ok(o)
+        ))
     }
 
     pub(crate) async fn delete_addon(&self, prior: &ResourceState) -> Result<(), ProviderError> {

@@ -207,10 +207,10 @@ impl AwsProvider {
         &self,
         r: &ResourceState,
     ) -> Result<Option<Observed>, ProviderError> {
-        Ok(self
-            .describe_cluster(&r.cloud_id)
-            .await?
-            .map(|(o, _)| observed(r, o.attrs, o.outputs, o.lifecycle)))
+        Ok(crate::refreshed(
+            r,
+            self.describe_cluster(&r.cloud_id).await?,
+        ))
     }
 
     /// EKS takes one update at a time: make the first difference from what the cluster is

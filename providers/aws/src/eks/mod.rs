@@ -17,24 +17,17 @@ use crate::{tag_map, AwsProvider, TOKEN_TAG};
 
 pub(crate) const SERVICE: &str = "eks";
 
-/// An EKS call, its error classified.
+/// One EKS call.
 macro_rules! eks {
     ($what:expr, $req:expr) => {
-        $req.send()
-            .await
-            .map_err(|e| crate::errors::classify(crate::eks::SERVICE, $what, e))
+        crate::send!(crate::eks::SERVICE, $what, $req)
     };
 }
 
 /// Every item of a paginated EKS list.
 macro_rules! eks_all {
     ($what:expr, $req:expr) => {
-        $req.into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| crate::errors::classify(crate::eks::SERVICE, $what, e))
+        crate::every!(crate::eks::SERVICE, $what, $req)
     };
 }
 pub(crate) use {eks, eks_all};
@@ -96,6 +89,15 @@ fn taint_text(t: &Taint) -> String {
         Some(v) => format!("{}={v}:{eff}", t.key().unwrap_or_default()),
         None => format!("{}:{eff}", t.key().unwrap_or_default()),
     }
+}
+
+/// A health issue as people read it: `Code: message`.
+fn issue_text(code: Option<&str>, message: Option<&str>) -> String {
+    format!(
+        "{}: {}",
+        code.unwrap_or("issue"),
+        message.unwrap_or_default()
+    )
 }
 
 /// Node group, add-on and access entry ids are `CLUSTER/NAME`.

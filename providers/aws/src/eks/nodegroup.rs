@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::{eks, hash_tags, int, labels, sorted, split, taint_text, taints, SERVICE};
 use crate::errors::gone_is_none;
-use crate::{dep, dep_id, dep_output, observed, text, token_name, AwsProvider};
+use crate::{dep, dep_id, dep_output, text, token_name, AwsProvider};
 
 /// Sizes, with `desired` kept within the bounds (a raised `min` lifts it).
 fn scaling(a: &Attrs) -> NodegroupScalingConfig {
@@ -248,13 +248,7 @@ impl AwsProvider {
             let issues = n.health().map(|h| h.issues()).unwrap_or_default();
             let reasons: Vec<String> = issues
                 .iter()
-                .map(|i| {
-                    format!(
-                        "{}: {}",
-                        i.code().map(|c| c.as_str()).unwrap_or("issue"),
-                        i.message().unwrap_or_default()
-                    )
-                })
+                .map(|i| super::issue_text(i.code().map(|c| c.as_str()), i.message()))
                 .collect();
             let issue_ids: Vec<String> = issues
                 .iter()
@@ -300,10 +294,10 @@ impl AwsProvider {
         &self,
         r: &ResourceState,
     ) -> Result<Option<Observed>, ProviderError> {
-        Ok(self
-            .describe_node_group(&r.cloud_id)
-            .await?
-            .map(|(o, _)| observed(r, o.attrs, o.outputs, o.lifecycle)))
+        Ok(crate::refreshed(
+            r,
+            self.describe_node_group(&r.cloud_id).await?,
+        ))
     }
 
     /// Sizes, labels, taints and the update policy in place, when they differ; then the
@@ -363,9 +357,7 @@ impl AwsProvider {
             lifecycle = Lifecycle::Updating;
         }
         self.tag_node_template(&now.outputs, a).await?;
-        let mut o = observed(prior, a.clone(), now.outputs, lifecycle);
-        o.attrs = a.clone();
-        Ok(o)
+        Ok(crate::applied(prior, config, now.outputs, lifecycle))
     }
 
     pub(crate) async fn delete_node_group(

@@ -6,7 +6,6 @@ use hoist_provider::{ProviderError, ResourceConfig};
 use serde_json::json;
 
 use super::int;
-use crate::errors::classify;
 use crate::{text, AwsProvider};
 
 /// GPU vCPU quota codes of EC2 (Service Quotas), by instance family and capacity type.
@@ -27,25 +26,22 @@ impl AwsProvider {
         config: &mut ResourceConfig,
     ) -> Result<Vec<String>, ProviderError> {
         let instance_type = text(&config.attrs, "instance_type").to_string();
-        let offered: Vec<String> = self
-            .ec2
-            .describe_instance_type_offerings()
-            .location_type(LocationType::AvailabilityZone)
-            .filters(
-                Filter::builder()
-                    .name("instance-type")
-                    .values(&instance_type)
-                    .build(),
-            )
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify("ec2", "DescribeInstanceTypeOfferings", e))?
-            .iter()
-            .filter_map(|o| o.location().map(String::from))
-            .collect();
+        let offered: Vec<String> = crate::every!(
+            "ec2",
+            "DescribeInstanceTypeOfferings",
+            self.ec2
+                .describe_instance_type_offerings()
+                .location_type(LocationType::AvailabilityZone)
+                .filters(
+                    Filter::builder()
+                        .name("instance-type")
+                        .values(&instance_type)
+                        .build(),
+                )
+        )?
+        .iter()
+        .filter_map(|o| o.location().map(String::from))
+        .collect();
         let zones = config.zones();
         let usable: Vec<String> = zones
             .iter()
@@ -95,27 +91,27 @@ impl AwsProvider {
         let Some((code, title)) = quota_code(instance_type, spot) else {
             return Ok(());
         };
-        let types = self
-            .ec2
-            .describe_instance_types()
-            .instance_types(aws_sdk_ec2::types::InstanceType::from(instance_type))
-            .send()
-            .await
-            .map_err(|e| classify("ec2", "DescribeInstanceTypes", e))?;
+        let types = crate::send!(
+            "ec2",
+            "DescribeInstanceTypes",
+            self.ec2
+                .describe_instance_types()
+                .instance_types(aws_sdk_ec2::types::InstanceType::from(instance_type))
+        )?;
         let vcpus = types
             .instance_types()
             .first()
             .and_then(|t| t.v_cpu_info())
             .and_then(|v| v.default_v_cpus())
             .unwrap_or(0) as f64;
-        let quota = self
-            .quotas
-            .get_service_quota()
-            .service_code("ec2")
-            .quota_code(code)
-            .send()
-            .await
-            .map_err(|e| classify("servicequotas", "GetServiceQuota", e))?;
+        let quota = crate::send!(
+            "servicequotas",
+            "GetServiceQuota",
+            self.quotas
+                .get_service_quota()
+                .service_code("ec2")
+                .quota_code(code)
+        )?;
         let Some(limit) = quota.quota().and_then(|q| q.value()) else {
             return Ok(());
         };
