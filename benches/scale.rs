@@ -1,11 +1,14 @@
 //! Benchmarks, after `cargo build --release --no-default-features --bins`:
 //! `target/release/hoist-bench [SIZES...]` for scale, `target/release/hoist-bench catalog` for the
-//! accelerator catalog.
+//! accelerator catalog, `target/release/hoist-bench chaos [ROUNDS] [SEED]` for randomized crash
+//! safety (kill -9 at random moments under random faults) with a random seed.
 //!
 //! Generates blueprints with N node pools on the simulated cloud's `instant` profile, runs
 //! the real release `hoist` binary for apply, no-op plan and destroy, and reports wall time
 //! and peak resident memory of each process (from wait4's rusage). Not a test: the numbers
 //! are for people, and depend on the machine.
+
+mod chaos;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -115,6 +118,10 @@ fn main() {
         .with_file_name("hoist");
     if std::env::args().nth(1).as_deref() == Some("catalog") {
         return catalog_bench(&hoist);
+    }
+    if std::env::args().nth(1).as_deref() == Some("chaos") {
+        let rest: Vec<String> = std::env::args().skip(2).collect();
+        return chaos::bench(&hoist, &rest);
     }
     let sizes: Vec<usize> = std::env::args()
         .skip(1)

@@ -137,6 +137,10 @@ pub struct ApplyArgs {
     /// Steps run at once.
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    /// How long one step may take, retries and waits included (e.g. 90s, 20m, 1h); the
+    /// default depends on the cloud and the kind of resource.
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub refresh: bool,
 }
@@ -149,6 +153,36 @@ pub struct DestroyArgs {
     pub auto_approve: bool,
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    /// How long one step may take, retries and waits included (e.g. 90s, 20m, 1h).
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// `90s`, `20m`, `1h`, `1h30m`: a step deadline.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(format!("unknown unit `{c}`; write e.g. 90s, 20m or 1h")),
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("expected a number before `{c}`; write e.g. 90s, 20m or 1h"))?;
+        total += n * unit;
+        digits.clear();
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err("write a duration with a unit, e.g. 90s, 20m or 1h".into());
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 #[derive(Args, Debug)]
@@ -217,6 +251,12 @@ pub enum SimCommand {
     Scale { target: String, size: u32 },
     /// Delete a resource as if from the console.
     Delete { target: String },
+    /// Make a resource fail, as a cloud does when its hardware or controller fails.
+    Fail {
+        target: String,
+        #[arg(long, default_value = "hardware failure")]
+        reason: String,
+    },
     /// Show, or set, how many nodes of an accelerator a zone can still host (`unlimited` to clear).
     Capacity {
         zone: Option<String>,

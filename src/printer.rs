@@ -271,8 +271,16 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
     out.push(paint(
         color,
         &format!(
-            "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
-            s.add, s.change, s.replace, s.destroy
+            "Plan: {} to add, {} to change, {} to replace, {} to destroy{}.",
+            s.add,
+            s.change,
+            s.replace,
+            s.destroy,
+            if s.adopt > 0 {
+                format!(", {} to adopt into state", s.adopt)
+            } else {
+                String::new()
+            }
         ),
         Style::Bold,
     ));

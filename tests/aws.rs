@@ -296,7 +296,7 @@ fn killed_during_apply_then_apply_again_makes_no_duplicates() {
 }
 
 #[test]
-fn a_no_op_plan_reads_each_kind_in_one_call() {
+fn a_no_op_plan_reads_each_kind_in_one_call_and_lists_each_once_to_reconcile() {
     let em = Emulator::start();
     let t = em.context();
     t.write("hoist.yaml", &blueprint("eks6", "A100:8", 1, 1));
@@ -305,6 +305,8 @@ fn a_no_op_plan_reads_each_kind_in_one_call() {
     t.expect(&["plan", "--detailed-exitcode"], 0);
     let calls = em.calls();
     let count = |c: &str| calls.iter().filter(|x| *x == c).count();
+    // Each EC2 kind: one describe by the ids state records, one by the environment's tag (to
+    // find what state lacks).
     for describe in [
         "DescribeVpcs",
         "DescribeSubnets",
@@ -319,8 +321,8 @@ fn a_no_op_plan_reads_each_kind_in_one_call() {
     ] {
         assert_eq!(
             count(&format!("ec2:{describe}")),
-            1,
-            "{describe} once for all: {calls:?}"
+            2,
+            "{describe}: {calls:?}"
         );
     }
     assert_eq!(
@@ -328,16 +330,18 @@ fn a_no_op_plan_reads_each_kind_in_one_call() {
         1,
         "both roles in one call: {calls:?}"
     );
-    assert_eq!(count("logs:DescribeLogGroups"), 1, "{calls:?}");
-    // The cluster, and again for the leftovers record (it lives as long as the cluster).
-    assert_eq!(count("eks:DescribeCluster"), 2);
+    assert_eq!(count("iam:ListRoles"), 1);
+    assert_eq!(count("logs:DescribeLogGroups"), 2, "{calls:?}");
+    // The cluster, the leftovers record (it lives as long as the cluster), and the listing.
+    assert_eq!(count("eks:DescribeCluster"), 3);
     assert_eq!(count("eks:DescribeAddon"), 4);
     assert_eq!(count("eks:DescribeNodegroup"), 2);
-    // 12 kinds in one call each (10 EC2, IAM, logs) + 8 EKS objects without a batch read.
+    assert_eq!(count("eks:ListAddons"), 1);
+    // Reads: 12 kinds in one call each + 8 EKS objects; the ownership listing: 21 more.
     assert_eq!(
         calls.len(),
-        20,
-        "30 resources refreshed in 20 calls: {calls:?}"
+        41,
+        "30 resources refreshed and reconciled in 41 calls: {calls:?}"
     );
 }
 

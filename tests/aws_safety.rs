@@ -290,3 +290,126 @@ fn missing_credentials_are_one_clear_error_before_any_call() {
     );
     assert!(!t.exists(".hoist"), "no state was touched");
 }
+
+#[test]
+fn a_capacity_error_that_names_none_of_the_pools_zones_ends_the_step() {
+    let em = Emulator::start();
+    let t = em.context();
+    // Every zone is out of the type, and the error names instances, not the pool's subnets.
+    em.configure(
+        r#"{"stockout": {"us-east-1a": ["g6.xlarge"], "us-east-1b": ["g6.xlarge"], "us-east-1c": ["g6.xlarge"]}, "stockout_ids": "instances"}"#,
+    );
+    t.write("hoist.yaml", &blueprint("eks17"));
+    let started = std::time::Instant::now();
+    let r = t.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        r.all().contains("named none of the pool's zones"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        em.count("eks:CreateNodegroup"),
+        2,
+        "one try per pool, no loop: {:?}",
+        em.calls()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn a_dependency_that_never_goes_away_fails_at_the_deadline_naming_it() {
+    let em = Emulator::start();
+    let t = em.context();
+    t.write("hoist.yaml", &blueprint("eks18"));
+    t.expect(&["apply", "--auto-approve"], 0);
+    let s = em.state("eks18");
+    let private = s["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["public"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Someone else's interface in hoist's subnet, untagged: not hoist's to delete.
+    let eni = em.boto(&format!(
+        "print(c('ec2').create_network_interface(SubnetId='{private}')['NetworkInterface']['NetworkInterfaceId'])"
+    ));
+    // The first Ctrl-C ends the wait on the dependency at once.
+    let run = t.spawn(&["destroy", "--auto-approve"], &[]);
+    let waiting = std::time::Instant::now();
+    while em.count("ec2:DeleteSubnet") < 2 {
+        assert!(
+            waiting.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            em.calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    unsafe {
+        libc::kill(run.id() as libc::pid_t, libc::SIGINT);
+    }
+    let asked = std::time::Instant::now();
+    let out = run.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(10),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    let started = std::time::Instant::now();
+    let r = t.expect(&["destroy", "--auto-approve", "--timeout", "5s"], 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "bounded"
+    );
+    assert!(
+        r.all().contains("DependencyViolation") && r.all().contains("gave up after"),
+        "{}",
+        r.all()
+    );
+    em.boto(&format!(
+        "c('ec2').delete_network_interface(NetworkInterfaceId='{}')",
+        eni.trim()
+    ));
+    t.expect(&["destroy", "--auto-approve"], 0);
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once_even_during_a_call_that_hangs() {
+    let em = Emulator::start();
+    let t = em.context();
+    t.write("hoist.yaml", &blueprint("eks19"));
+    em.configure(r#"{"hang_ops": {"ec2:CreateVpc": 1}}"#);
+    let run = t.spawn(&["apply", "--auto-approve"], &[]);
+    em.wait_hanging("ec2:CreateVpc");
+    let interrupt = || unsafe {
+        libc::kill(run.id() as libc::pid_t, libc::SIGINT);
+    };
+    interrupt();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The first Ctrl-C lets the call in flight finish: the run is still there.
+    interrupt();
+    let asked = std::time::Instant::now();
+    let out = run.wait_with_output().unwrap();
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(3),
+        "exited at once"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    em.drop_held();
+    t.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(
+        em.state("eks19")["vpcs"].as_array().unwrap().len(),
+        1,
+        "no second VPC"
+    );
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+}

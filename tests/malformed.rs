@@ -456,8 +456,9 @@ fn bad_state_files_are_refused_and_kept() {
             t.inventory("bad").is_empty(),
             "{case}: the cloud was changed"
         );
+        // The lock file stays (it is never removed); no holder record may.
         assert!(
-            !t.exists(".hoist/bad.lock"),
+            !t.exists(".hoist/bad.lock.json"),
             "{case}: the lock was left behind"
         );
     }

@@ -130,7 +130,7 @@ fn concurrent_apply_is_refused_with_the_holder() {
         &[("HOIST_SIM_LATENCY", "demo")],
     );
     let started = Instant::now();
-    while !t.exists(".hoist/busy.lock") && started.elapsed() < Duration::from_secs(20) {
+    while !t.exists(".hoist/busy.lock.json") && started.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let second = t.expect(&["apply", "--auto-approve"], 1);
@@ -151,18 +151,43 @@ fn concurrent_apply_is_refused_with_the_holder() {
 }
 
 #[test]
-fn unlock_breaks_a_lock_by_id() {
+fn a_stale_lock_record_never_blocks_and_a_live_lock_cannot_be_broken() {
     let t = TestContext::new();
     t.write("hoist.yaml", &blueprint("held", "L4:1", 1, 1, 1));
     std::fs::create_dir_all(t.path(".hoist")).unwrap();
-    let lock = r#"{"id":"abc-123","user":"ci","host":"elsewhere","pid":1,"operation":"apply","created_at":"2026-01-01T00:00:00Z"}"#;
-    t.write(".hoist/held.lock", lock);
-    let r = t.expect(&["plan"], 1);
-    assert!(r.stderr.contains("ci@elsewhere"), "{}", r.stderr);
-    assert!(r.stderr.contains("hoist unlock abc-123"), "{}", r.stderr);
+    // What a run killed on another host (or before it could clean up) leaves: a record only.
+    let record = r#"{"id":"abc-123","user":"ci","host":"elsewhere","pid":1,"operation":"apply","created_at":"2026-01-01T00:00:00Z"}"#;
+    t.write(".hoist/held.lock.json", record);
     t.expect(&["unlock", "wrong"], 1);
-    t.expect(&["unlock", "abc-123"], 0);
+    let r = t.expect(&["unlock", "abc-123"], 0);
+    assert!(r.stdout.contains("ci@elsewhere"), "{}", r.stdout);
+    t.write(".hoist/held.lock.json", record);
     t.expect(&["plan"], 0);
+
+    let run = t.spawn(
+        &["apply", "--auto-approve"],
+        &[("HOIST_SIM_LATENCY", "demo")],
+    );
+    let started = Instant::now();
+    let id = loop {
+        let text = std::fs::read_to_string(t.path(".hoist/held.lock.json")).unwrap_or_default();
+        let held: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if held["pid"] == run.id() {
+            break held["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the apply took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let r = t.expect(&["unlock", &id], 1);
+    assert!(
+        r.stderr.contains("held by a running process"),
+        "{}",
+        r.stderr
+    );
+    assert!(run.wait_with_output().unwrap().status.success());
 }
 
 #[test]
@@ -240,7 +265,7 @@ fn ctrl_c_finishes_running_steps_saves_state_and_exits_non_zero() {
         !t.exists(".hoist/intr.journal"),
         "state was saved and the journal folded in"
     );
-    assert!(!t.exists(".hoist/intr.lock"), "the lock is released");
+    assert!(!t.exists(".hoist/intr.lock.json"), "the lock is released");
     t.assert_converged("intr");
     t.expect(&["apply", "--auto-approve"], 0);
     t.assert_converged("intr");
@@ -264,10 +289,12 @@ fn second_ctrl_c_exits_at_once_and_the_next_run_recovers() {
         asked.elapsed() < Duration::from_secs(3),
         "exited at once, not after the steps in flight"
     );
-    assert_eq!(
+    // The first Ctrl-C already ends every wait, so the run may have ended by itself (1) before
+    // the second one made it exit (130); a call that hangs is tested on AWS (aws_safety.rs).
+    assert!(
+        matches!(out.status.code(), Some(130) | Some(1)),
+        "{:?} {}",
         out.status.code(),
-        Some(130),
-        "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     t.expect(&["apply", "--auto-approve"], 0);

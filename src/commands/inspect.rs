@@ -220,6 +220,8 @@ pub fn output(printer: &Printer, a: OutputArgs) -> anyhow::Result<u8> {
 pub fn unlock(printer: &Printer, a: UnlockArgs) -> anyhow::Result<u8> {
     let bp = load_blueprint(&a.files)?;
     let info = store(&a.files, &bp.name).unlock(&a.id)?;
-    printer.out(&format!("Removed the lock held by {info}."));
+    printer.out(&format!(
+        "Cleared the record of the lock no run holds, last held by {info}."
+    ));
     Ok(0)
 }

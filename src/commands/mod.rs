@@ -62,7 +62,19 @@ pub fn store(files: &FileArgs, env: &str) -> Store {
         .state_dir
         .clone()
         .unwrap_or_else(|| beside(&files.file).join(".hoist"));
-    Store::new(dir, env)
+    Store::new(dir, env).with_marks(data_dir().join("lineages"))
+}
+
+/// hoist's per-user data: `$HOIST_DATA_DIR`, else the XDG data directory.
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HOIST_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("hoist")
 }
 
 fn beside(file: &Path) -> PathBuf {
@@ -205,6 +217,28 @@ pub fn check_budget(plan: &crate::engine::Plan) -> anyhow::Result<()> {
     let Some(cost) = &plan.cost else {
         return Ok(());
     };
+    // A pool without a price would count as free: with a budget, that is no check at all.
+    let unpriced: Vec<String> = cost
+        .pools
+        .iter()
+        .filter(|p| p.unit_hourly_usd.is_none())
+        .map(|p| {
+            format!(
+                "  {}: {} ({} nodes at most)",
+                p.address,
+                p.instance_type.as_deref().unwrap_or("no instance type"),
+                p.max_nodes
+            )
+        })
+        .collect();
+    if let (Some(budget), false) = (cost.budget_hourly_usd, unpriced.is_empty()) {
+        anyhow::bail!(
+            "cannot check the budget of ${budget:.2}/h: the {} catalog has no price for\n{}\n  = hint: the built-in catalog prices accelerator types (and the sim's); copy the cloud's catalog (catalog/data/{}.csv in hoist's source) into a folder, add rows for these types, and point HOIST_CATALOG_DIR at it; or remove `budget`; nothing was changed",
+            plan.env.cloud,
+            unpriced.join("\n"),
+            plan.env.cloud
+        );
+    }
     let Some(budget) = cost.over_budget() else {
         return Ok(());
     };

@@ -56,7 +56,7 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     confirm(a.auto_approve, "apply")?;
-    execute(&printer, &mut session, &plan, a.parallelism).await
+    execute(&printer, &mut session, &plan, a.parallelism, a.timeout).await
 }
 
 async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyhow::Result<u8> {
@@ -102,7 +102,7 @@ async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyho
         printer.info("The saved plan has no changes.");
         return Ok(0);
     }
-    execute(&printer, &mut session, &plan, a.parallelism).await
+    execute(&printer, &mut session, &plan, a.parallelism, a.timeout).await
 }
 
 /// Ask for a typed "yes" on a terminal; refuse to guess anywhere else.
@@ -129,6 +129,7 @@ async fn execute(
     session: &mut Session,
     plan: &Plan,
     parallelism: usize,
+    timeout: Option<std::time::Duration>,
 ) -> anyhow::Result<u8> {
     let cancel = Arc::new(AtomicBool::new(false));
     let watcher = {
@@ -155,6 +156,7 @@ async fn execute(
             &ApplyOptions {
                 parallelism,
                 cancel,
+                timeout,
             },
             observer,
         )
@@ -200,7 +202,7 @@ pub async fn destroy(printer: Arc<Printer>, a: DestroyArgs) -> anyhow::Result<u8
     let mut code = 0;
     if plan.has_changes() {
         confirm(a.auto_approve, "destroy")?;
-        code = execute(&printer, &mut session, &plan, a.parallelism).await?;
+        code = execute(&printer, &mut session, &plan, a.parallelism, a.timeout).await?;
     }
     let Leftovers { mine: left, others } = session.leftovers().await?;
     if let Some(first) = others.first() {

@@ -70,6 +70,10 @@ pub fn sim(printer: &Printer, c: SimCommand) -> anyhow::Result<u8> {
             let r = cloud.scale(&target, size)?;
             printer.out(&format!("Scaled node pool {} ({}) to {size} nodes behind hoist's back.", r.cloud_id, r.name));
         }
+        SimCommand::Fail { target, reason } => {
+            let r = cloud.fail(&target, &reason)?;
+            printer.out(&format!("{} {} ({}) failed behind hoist's back: {reason}.", r.kind, r.cloud_id, r.name));
+        }
         SimCommand::Delete { target } => {
             let r = cloud.remove(&target)?;
             printer.out(&format!("Deleted {} {} ({}) behind hoist's back.", r.kind, r.cloud_id, r.name));

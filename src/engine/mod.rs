@@ -5,6 +5,7 @@ mod apply;
 pub mod cost;
 mod events;
 mod plan;
+mod reconcile;
 mod recover;
 mod refresh;
 mod retry;
@@ -93,6 +94,22 @@ impl Session {
     ) -> anyhow::Result<Session> {
         let lock = store.lock(operation)?;
         let state = lock.load()?;
+        if let Some(s) = &state {
+            if let Some(seen) = store
+                .serial_seen(&s.lineage)
+                .filter(|seen| *seen > s.serial)
+            {
+                observer.event(Event::Note {
+                    address: None,
+                    message: format!(
+                        "warning: state {} is at serial {} but this machine has seen serial {seen} of its lineage {}: an older copy may have been restored; the plan reconciles it with what the cloud holds",
+                        store.state_path().display(),
+                        s.serial,
+                        s.lineage
+                    ),
+                });
+            }
+        }
         let mut session = Session {
             lock,
             state,

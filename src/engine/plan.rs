@@ -32,6 +32,12 @@ pub struct Plan {
     /// Cloud ids of old halves of interrupted replacements, to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<String>,
+    /// Resources of this lineage that state had lost, recorded before the changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<ResourceState>,
+    /// Resources of this lineage unknown to state and not wanted: duplicates, leftovers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphans: Vec<ResourceState>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -40,6 +46,7 @@ pub struct Summary {
     pub change: usize,
     pub replace: usize,
     pub destroy: usize,
+    pub adopt: usize,
 }
 
 impl Plan {
@@ -54,11 +61,13 @@ impl Plan {
                 Action::NoOp => {}
             }
         }
+        s.adopt = self.adopted.len();
         s
     }
 
+    /// Whether applying changes anything, in the cloud or in state.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes.iter().any(|c| c.action != Action::NoOp) || !self.adopted.is_empty()
     }
 }
 
@@ -84,13 +93,19 @@ impl Session {
     ) -> Result<Plan, PlanError> {
         let empty = BTreeMap::new();
         let known = self.state.as_ref().map_or(&empty, |s| &s.resources);
-        let observed: Observations = if refresh_first {
+        let (observed, found): (Observations, _) = if refresh_first {
+            // Reading what state knows and finding what it does not, at once.
             let all: Vec<&ResourceState> = known.values().collect();
-            refresh(self.provider.as_ref(), &all, &self.retry, observer)
-                .await
-                .map_err(PlanError::Refresh)?
+            let (observed, found) = futures::join!(
+                refresh(self.provider.as_ref(), &all, &self.retry, observer),
+                self.reconcile(&desired, observer)
+            );
+            (
+                observed.map_err(PlanError::Refresh)?,
+                found.map_err(PlanError::Refresh)?,
+            )
         } else {
-            known
+            let observed = known
                 .values()
                 .map(|r| {
                     (
@@ -103,20 +118,43 @@ impl Session {
                         }),
                     )
                 })
-                .collect()
+                .collect();
+            (observed, Default::default())
         };
+        let adopted: BTreeMap<&Address, &ResourceState> =
+            found.adopted.iter().map(|r| (&r.address, r)).collect();
         let mut changes = Vec::with_capacity(desired.len());
         for cfg in &desired {
-            changes.push(self.change_for(
-                cfg,
-                known.get(&cfg.address),
-                observed.get(&cfg.address).and_then(Option::as_ref),
-            ));
+            let (prior, live) = match adopted.get(&cfg.address) {
+                Some(a) => (Some(*a), found.observed.get(&cfg.address)),
+                None => (known.get(&cfg.address), observed.get(&cfg.address)),
+            };
+            changes.push(self.change_for(cfg, prior, live.and_then(Option::as_ref)));
+        }
+        for a in &found.adopted {
+            observer.event(Event::Note {
+                address: Some(a.address.clone()),
+                message: format!("adopting {}: it carries this environment's ownership tags but state did not record it (an older state file may have been restored)", a.cloud_id),
+            });
         }
         propagate_replacements(&desired, &mut changes);
         let wanted: HashSet<&Address> = desired.iter().map(|c| &c.address).collect();
         for r in known.values().filter(|r| !wanted.contains(&r.address)) {
             changes.push(delete_change(r, "not in the blueprint".into()));
+        }
+        for r in &found.orphans {
+            let why = if wanted.contains(&r.address) {
+                "a second copy, unknown to state"
+            } else {
+                "not in the blueprint and unknown to state"
+            };
+            changes.push(delete_change(
+                r,
+                format!(
+                    "{} {why}: found by this environment's ownership tags",
+                    r.cloud_id
+                ),
+            ));
         }
         let deposed = self
             .state
@@ -124,10 +162,11 @@ impl Session {
             .map(|s| s.deposed.clone())
             .unwrap_or_default();
         for r in &deposed {
-            changes.push(delete_change(
-                r,
-                format!("old {} left by an interrupted replacement", r.cloud_id),
-            ));
+            let reason = match &r.unfinished {
+                Some(why) => format!("replacement {} {why}; the current one stays", r.cloud_id),
+                None => format!("old {} left by an interrupted replacement", r.cloud_id),
+            };
+            changes.push(delete_change(r, reason));
         }
         self.place(&mut desired, &mut changes, observer).await?;
         Ok(Plan {
@@ -140,6 +179,8 @@ impl Session {
             changes,
             deposed: deposed.into_iter().map(|r| r.cloud_id).collect(),
             cost: None,
+            adopted: found.adopted,
+            orphans: found.orphans,
         })
     }
 
@@ -165,6 +206,23 @@ impl Session {
                 "new in the blueprint"
             });
         };
+        if let Lifecycle::Failed { reason } = &obs.lifecycle {
+            let rules = self.provider.rules(cfg.address.kind());
+            let order = if rules.create_before_destroy {
+                ReplaceOrder::CreateBeforeDestroy
+            } else {
+                ReplaceOrder::DestroyBeforeCreate
+            };
+            return Change {
+                address: cfg.address.clone(),
+                action: Action::Replace(order),
+                before: Some(prior.attrs.clone()),
+                after: Some(cfg.attrs.clone()),
+                diffs: vec![],
+                reason: format!("failed in the cloud: {reason}"),
+                notes: vec![],
+            };
+        }
         if obs.lifecycle == Lifecycle::Deleting {
             let order = ReplaceOrder::DestroyBeforeCreate;
             return Change {
@@ -179,9 +237,9 @@ impl Session {
         }
         let rules = self.provider.rules(cfg.address.kind());
         let mut d = diff_attrs(&rules, &cfg.attrs, &obs.attrs);
-        if prior.unfinished && d.action == Action::NoOp {
+        if let (Some(why), Action::NoOp) = (&prior.unfinished, d.action) {
             d.action = Action::Update;
-            d.reason = "adopted after an interrupted create; finishing its setup".into();
+            d.reason = why.clone();
         }
         // Fields an autoscaler owns keep their live value.
         let mut after: Attrs = cfg.attrs.clone();

@@ -1,6 +1,8 @@
 //! Retrying cloud calls and waiting for cloud resources, as small composable pieces.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hoist_provider::{Address, Lifecycle, Observed, Provider, ProviderError, ResourceState};
@@ -9,14 +11,17 @@ use rand::Rng;
 use super::{Event, Observer};
 
 /// How hard to retry. Throttling and transient errors get `attempts` tries with exponential
-/// backoff and full jitter; "not ready yet" (a parent still provisioning) is retried until
-/// `wait_timeout`, since it resolves by itself.
+/// backoff and full jitter; "not ready yet" (a parent still provisioning, a dependent still
+/// going) is retried until `wait_timeout`, since it usually resolves by itself. A step's
+/// `deadline` bounds both, and a set `cancel` flag (the first Ctrl-C) ends every pause.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     pub attempts: u32,
     pub base: Duration,
     pub cap: Duration,
     pub wait_timeout: Duration,
+    pub deadline: Option<Instant>,
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RetryPolicy {
@@ -25,12 +30,70 @@ impl Default for RetryPolicy {
             attempts: 10,
             base: Duration::from_millis(50),
             cap: Duration::from_secs(10),
-            wait_timeout: Duration::from_secs(3600),
+            wait_timeout: Duration::from_secs(600),
+            deadline: None,
+            cancel: None,
         }
     }
 }
 
+/// How a deadline reads in messages: `90s`, `10m`, `1h30m`.
+pub fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
 impl RetryPolicy {
+    /// This policy for one step that must end by `deadline`.
+    pub fn until(&self, deadline: Instant) -> Self {
+        Self {
+            deadline: Some(self.deadline.map_or(deadline, |d| d.min(deadline))),
+            ..self.clone()
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::SeqCst))
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Sleep `delay` (cut short by the deadline) unless the run is cancelled meanwhile.
+    async fn pause(&self, address: &Address, delay: Duration) -> Result<(), ProviderError> {
+        let mut until = Instant::now() + delay;
+        if let Some(d) = self.deadline {
+            until = until.min(d);
+        }
+        loop {
+            if self.cancelled() {
+                return Err(ProviderError::Interrupted(address.to_string()));
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            tokio::time::sleep((until - now).min(Duration::from_millis(100))).await;
+        }
+    }
+
+    /// The error to end with at the deadline: the last one, saying when it gave up.
+    fn expired(&self, address: &Address, started: Instant, last: ProviderError) -> ProviderError {
+        ProviderError::Fatal(format!(
+            "{address}: gave up after {} (the step's deadline; --timeout sets it): {last}",
+            duration_text(started.elapsed())
+        ))
+    }
+
     /// The pause before retry number `attempt` (1-based): uniform in [0, min(cap, base·2^attempt)].
     pub fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self
@@ -60,8 +123,11 @@ impl RetryPolicy {
                 Err(e) if e.is_retryable() => {
                     attempt += 1;
                     let waiting = matches!(e, ProviderError::NotReady { .. });
+                    if self.past_deadline() {
+                        return Err(self.expired(address, started, e));
+                    }
                     let out_of_tries = if waiting {
-                        started.elapsed() > self.wait_timeout
+                        self.deadline.is_none() && started.elapsed() > self.wait_timeout
                     } else {
                         attempt >= self.attempts
                     };
@@ -79,7 +145,7 @@ impl RetryPolicy {
                         attempt,
                         delay,
                     });
-                    tokio::time::sleep(delay).await;
+                    self.pause(address, delay).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -141,18 +207,19 @@ pub async fn wait_for(
                 provider.read_many(batch).await.pop().unwrap_or(Ok(None))
             })
             .await?;
+        let limit = policy.deadline.unwrap_or(started + policy.wait_timeout);
         match condition.check(observed.as_ref()) {
             Ok(true) => return Ok(observed),
-            Ok(false) if started.elapsed() < policy.wait_timeout => {
-                tokio::time::sleep(pause).await;
+            Ok(false) if Instant::now() < limit => {
+                policy.pause(&resource.address, pause).await?;
                 pause = (pause * 3 / 2).min(Duration::from_secs(15));
             }
             Ok(false) => {
                 return Err(ProviderError::Fatal(format!(
-                    "{} was not {} after {:?}",
+                    "{} was not {} after {} (the step's deadline; --timeout sets it)",
                     resource.address,
                     condition.describe(),
-                    policy.wait_timeout
+                    duration_text(started.elapsed())
                 )))
             }
             Err(why) => {

@@ -37,6 +37,13 @@ pub enum StateError {
     },
     #[error("no lock is held on {}", path.display())]
     NotLocked { path: PathBuf },
+    #[error("the lock on {} is held by a running process: {info}\n  = hint: a live lock cannot be broken; wait for that run or stop it (it releases the lock when it ends, even when killed)", path.display())]
+    HeldByLiveRun { path: PathBuf, info: Box<LockInfo> },
+    #[error("cannot record the lock holder in {}: {error}\n  = hint: free some space (the disk may be full); nothing was changed and the lock was released", path.display())]
+    LockRecord {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("lock id {given:?} does not match the held lock {held:?}\n  = hint: copy the id from the `locked` error or `{}`", path.display())]
     WrongLockId {
         path: PathBuf,

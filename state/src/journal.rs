@@ -1,3 +1,7 @@
+//! The crash journal: an append-only, fsync'd log of an apply's steps. The next run replays
+//! it over the state file, so nothing a killed run did is lost. Replay is idempotent (a crash
+//! between saving the state and clearing the journal replays entries already in the state).
+
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -14,7 +18,8 @@ use crate::{State, StateError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum JournalEntry {
-    /// About to ask the cloud to create `address` with idempotency `token`.
+    /// About to ask the cloud to create `address` with idempotency `token`; `replaces` names
+    /// the cloud id of the live resource a create-before-destroy replacement will take over from.
     Intent {
         address: Address,
         token: String,
@@ -23,13 +28,32 @@ pub enum JournalEntry {
         /// What was asked for: adoption records these, as not every cloud can report them all.
         #[serde(default)]
         attrs: Attrs,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
     },
-    /// `address` now exists (created, updated or adopted) as recorded.
-    Saved { resource: ResourceState },
-    /// `resource` is being replaced by a new one at the same address and awaits deletion.
+    /// The cloud made it (its id is known) but it is not ready yet. A replacement that is
+    /// not ready does not take over: it waits among the deposed until `Saved` promotes it.
+    Created {
+        resource: ResourceState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    /// `address` now exists (created, updated or adopted) as recorded; a replacement takes
+    /// over and the resource it replaces is deposed.
+    Saved {
+        resource: ResourceState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    /// `resource` is no longer current and awaits deletion.
     Deposed { resource: ResourceState },
+    /// About to delete `address` (at `cloud_id`): if the run dies before `Removed`, the next
+    /// one checks whether it is gone.
+    Deleting { address: Address, cloud_id: String },
     /// `address` (at `cloud_id`) is gone.
     Removed { address: Address, cloud_id: String },
+    /// The create with `token` made nothing: checked by token after it failed.
+    Abandoned { address: Address, token: String },
 }
 
 /// A create that was asked for but not seen to finish: the cloud may or may not have it.
@@ -40,6 +64,7 @@ pub struct Pending {
     pub provider: String,
     pub depends_on: Vec<Address>,
     pub attrs: Attrs,
+    pub replaces: Option<String>,
 }
 
 /// Append-only log of an apply's steps; every append is fsync'd before it returns.
@@ -68,6 +93,9 @@ impl Journal {
                 .mode(0o600)
                 .open(&self.path)
                 .map_err(io(&self.path))?;
+            // The file's name must be durable too, or a crash can lose the whole journal.
+            let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
+            crate::fsio::sync_dir(dir).map_err(io(dir))?;
             *guard = Some(f);
         }
         let f = guard.as_mut().expect("opened above");
@@ -76,10 +104,11 @@ impl Journal {
             .map_err(io(&self.path))
     }
 
-    /// The entries of an interrupted run. A torn last line (the crash hit mid-write) is dropped.
+    /// The entries of an interrupted run. A torn last line (the crash hit mid-write, maybe
+    /// inside a multi-byte character) is dropped; damage anywhere else is an error.
     pub fn read(&self) -> Result<Vec<JournalEntry>, StateError> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
                 return Err(StateError::Io {
@@ -88,18 +117,24 @@ impl Journal {
                 })
             }
         };
-        let complete = text.ends_with('\n');
-        let lines: Vec<&str> = text.lines().collect();
+        let complete = bytes.ends_with(b"\n");
+        let lines: Vec<&[u8]> = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
         let mut out = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
-            match serde_json::from_str(line) {
+            let parsed = std::str::from_utf8(line)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()));
+            match parsed {
                 Ok(e) => out.push(e),
                 Err(_) if i + 1 == lines.len() && !complete => break,
-                Err(e) => {
+                Err(message) => {
                     return Err(StateError::CorruptJournal {
                         path: self.path.clone(),
                         line: i + 1,
-                        message: e.to_string(),
+                        message,
                     })
                 }
             }
@@ -131,6 +166,7 @@ impl Journal {
                     provider,
                     depends_on,
                     attrs,
+                    replaces,
                 } => {
                     pending.retain(|p| &p.address != address);
                     pending.push(Pending {
@@ -139,24 +175,34 @@ impl Journal {
                         provider: provider.clone(),
                         depends_on: depends_on.clone(),
                         attrs: attrs.clone(),
+                        replaces: replaces.clone(),
                     });
                 }
-                JournalEntry::Saved { resource } => {
+                JournalEntry::Created { resource, replaces } => {
                     pending.retain(|p| p.address != resource.address);
+                    if replaces.is_some() {
+                        depose(state, resource.clone());
+                    } else {
+                        state
+                            .resources
+                            .insert(resource.address.clone(), resource.clone());
+                    }
+                }
+                JournalEntry::Saved { resource, replaces } => {
+                    pending.retain(|p| p.address != resource.address);
+                    state.deposed.retain(|r| r.cloud_id != resource.cloud_id);
+                    let current = state.resources.get(&resource.address);
+                    if let (Some(old), Some(current)) = (replaces, current) {
+                        if &current.cloud_id == old {
+                            let old = current.clone();
+                            depose(state, old);
+                        }
+                    }
                     state
                         .resources
                         .insert(resource.address.clone(), resource.clone());
                 }
-                JournalEntry::Deposed { resource } => {
-                    if state
-                        .resources
-                        .get(&resource.address)
-                        .is_some_and(|r| r.cloud_id == resource.cloud_id)
-                    {
-                        state.resources.remove(&resource.address);
-                    }
-                    state.deposed.push(resource.clone());
-                }
+                JournalEntry::Deposed { resource } => depose(state, resource.clone()),
                 JournalEntry::Removed { address, cloud_id } => {
                     if state
                         .resources
@@ -167,15 +213,62 @@ impl Journal {
                     }
                     state.deposed.retain(|r| &r.cloud_id != cloud_id);
                 }
+                JournalEntry::Abandoned { token, .. } => pending.retain(|p| &p.token != token),
+                JournalEntry::Deleting { .. } => {}
             }
         }
         pending
+    }
+
+    /// The deletes `entries` started and did not see finish: `(address, cloud id)`.
+    pub fn unfinished_deletes(entries: &[JournalEntry]) -> Vec<(Address, String)> {
+        let mut out: Vec<(Address, String)> = Vec::new();
+        for e in entries {
+            match e {
+                JournalEntry::Deleting { address, cloud_id } => {
+                    out.push((address.clone(), cloud_id.clone()))
+                }
+                JournalEntry::Removed { cloud_id, .. } => out.retain(|(_, id)| id != cloud_id),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// Move `resource` out of the current set (if it is current) into the deposed, once.
+fn depose(state: &mut State, resource: ResourceState) {
+    if state
+        .resources
+        .get(&resource.address)
+        .is_some_and(|r| r.cloud_id == resource.cloud_id)
+    {
+        state.resources.remove(&resource.address);
+    }
+    if !state
+        .deposed
+        .iter()
+        .any(|r| r.cloud_id == resource.cloud_id)
+    {
+        state.deposed.push(resource);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pool(id: &str) -> ResourceState {
+        ResourceState {
+            address: "node_pool.gpu".parse().unwrap(),
+            provider: "sim".into(),
+            cloud_id: id.into(),
+            attrs: Attrs::new(),
+            outputs: Attrs::new(),
+            depends_on: vec![],
+            unfinished: None,
+        }
+    }
 
     #[test]
     fn torn_tail_is_ignored_and_pending_creates_are_reported() {
@@ -188,17 +281,51 @@ mod tests {
             provider: "sim".into(),
             depends_on: vec![],
             attrs: Attrs::new(),
+            replaces: None,
         })
         .unwrap();
         let mut f = OpenOptions::new()
             .append(true)
             .open(dir.path().join("j"))
             .unwrap();
-        f.write_all(b"{\"op\":\"sav").unwrap();
+        // Cut inside a two-byte character: the tail is not even UTF-8.
+        f.write_all(b"{\"op\":\"saved\",\"x\":\"\xc3").unwrap();
         let entries = j.read().unwrap();
         assert_eq!(entries.len(), 1);
         let mut s = State::new("demo", "sim", "r");
         let pending = Journal::replay(&entries, &mut s);
         assert_eq!(pending[0].token, "t1");
+    }
+
+    #[test]
+    fn a_replacement_takes_over_only_when_saved_and_replay_is_idempotent() {
+        let mut s = State::new("demo", "sim", "r");
+        s.resources.insert(pool("old").address, pool("old"));
+        let created = vec![JournalEntry::Created {
+            resource: pool("new"),
+            replaces: Some("old".into()),
+        }];
+        Journal::replay(&created, &mut s);
+        assert_eq!(
+            s.resources[&pool("old").address].cloud_id,
+            "old",
+            "the live pool stays current"
+        );
+        assert_eq!(s.deposed.len(), 1);
+        let saved = vec![JournalEntry::Saved {
+            resource: pool("new"),
+            replaces: Some("old".into()),
+        }];
+        for _ in 0..2 {
+            Journal::replay(&saved, &mut s);
+        }
+        assert_eq!(s.resources[&pool("new").address].cloud_id, "new");
+        assert_eq!(
+            s.deposed
+                .iter()
+                .map(|r| r.cloud_id.as_str())
+                .collect::<Vec<_>>(),
+            ["old"]
+        );
     }
 }

@@ -1,6 +1,14 @@
+//! One run per environment. Liveness is a kernel lock (`flock`) held on `ENV.lock` for the
+//! whole run: the kernel releases it when the holder exits, however it exits (kill -9
+//! included), and a run in another PID namespace or container on the same host sees it held.
+//! Pids, hostnames and boot ids are only written beside it (`ENV.lock.json`) to say who holds
+//! it. The lock file itself is never removed: removing a locked file lets a third run lock a
+//! new file of the same name while the second still waits on the old one.
+
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::{ErrorKind, Write};
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -8,16 +16,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::io;
-use crate::fsio::{sync_dir, write_atomic};
+use crate::fsio::write_atomic;
 use crate::{Journal, State, StateError, Store};
 
-/// Who holds a lock, written into the lock file so that a refused run can say who to ask.
+/// Who holds a lock, written beside it so that a refused run can say who to ask.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockInfo {
     pub id: String,
     pub user: String,
     pub host: String,
     pub pid: u32,
+    /// The holder's kernel boot, to tell a pid of this boot from one of an earlier boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
     pub operation: String,
     pub created_at: DateTime<Utc>,
 }
@@ -37,48 +48,82 @@ impl fmt::Display for LockInfo {
     }
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
         .map(|s| s.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+        .filter(|s| !s.is_empty())
 }
 
-fn process_alive(pid: u32) -> bool {
-    // Signal 0 checks existence without sending anything.
-    unsafe {
-        libc::kill(pid as libc::pid_t, 0) == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
+fn hostname() -> String {
+    read_trimmed("/proc/sys/kernel/hostname")
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The environment's lock. While it lives, this process alone reads and writes the state;
-/// dropping it releases the lock.
+/// dropping it (or the process ending) releases the lock.
 #[derive(Debug)]
 pub struct Lock {
     store: Store,
     info: LockInfo,
+    /// The open lock file: the kernel lock lives as long as it does.
+    _held: File,
+}
+
+/// Try to take the kernel lock on `file`; `false` when another open file holds it.
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
 }
 
 impl Lock {
     pub(crate) fn acquire(store: Store, operation: &str) -> Result<Lock, StateError> {
         let path = store.lock_path();
         std::fs::create_dir_all(store.dir()).map_err(io(store.dir()))?;
+        let file = open_lock_file(&path).map_err(io(&path))?;
+        if !try_lock(&file).map_err(io(&path))? {
+            return Err(locked_error(&store));
+        }
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
             host: hostname(),
             pid: std::process::id(),
+            boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
             operation: operation.into(),
             created_at: Utc::now(),
         };
-        match create_lock_file(&path, &info) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => take_over_if_stale(&store, &info)?,
-            Err(e) => return Err(StateError::Io { path, error: e }),
-        }
-        sync_dir(store.dir()).map_err(io(store.dir()))?;
-        Ok(Lock { store, info })
+        // Written whole or not at all; on failure (a full disk) the lock is released with
+        // `file` and nothing is left behind that could block the next run.
+        let body = serde_json::to_vec_pretty(&info).expect("lock info serializes");
+        let info_path = store.lock_info_path();
+        write_atomic(&info_path, &body).map_err(|error| StateError::LockRecord {
+            path: info_path.clone(),
+            error,
+        })?;
+        Ok(Lock {
+            store,
+            info,
+            _held: file,
+        })
     }
 
     pub fn info(&self) -> &LockInfo {
@@ -120,7 +165,9 @@ impl Lock {
         }
         let mut body = serde_json::to_vec_pretty(state).expect("state serializes");
         body.push(b'\n');
-        write_atomic(&path, &body).map_err(io(&path))
+        write_atomic(&path, &body).map_err(io(&path))?;
+        self.store.mark_serial(&state.lineage, state.serial);
+        Ok(())
     }
 
     pub fn journal(&self) -> Journal {
@@ -130,54 +177,16 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let path = self.store.lock_path();
+        // The record goes while the kernel lock is still held, so it never names a later run.
+        let path = self.store.lock_info_path();
         if read_info(&path).is_some_and(|held| held.id == self.info.id) {
             let _ = std::fs::remove_file(&path);
         }
     }
 }
 
-fn create_lock_file(path: &Path, info: &LockInfo) -> std::io::Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    let body = serde_json::to_vec_pretty(info).expect("lock info serializes");
-    f.write_all(&body).and_then(|_| f.sync_all())
-}
-
-/// A lock whose holder ran on this host and has died (e.g. killed with SIGKILL) protects
-/// nothing: take it over. Takeovers are serialized with flock so two runs cannot both win.
-fn take_over_if_stale(store: &Store, info: &LockInfo) -> Result<(), StateError> {
-    let path = store.lock_path();
-    let guard_path = store.dir().join(format!("{}.lock.takeover", store.env()));
-    let guard = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&guard_path)
-        .map_err(io(&guard_path))?;
-    use std::os::fd::AsRawFd;
-    if unsafe { libc::flock(guard.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(StateError::Io {
-            path: guard_path,
-            error: std::io::Error::last_os_error(),
-        });
-    }
-    let stale =
-        read_info(&path).is_some_and(|held| held.host == hostname() && !process_alive(held.pid));
-    if !stale {
-        return match create_lock_file(&path, info) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(locked_error(&path)),
-            Err(e) => Err(StateError::Io { path, error: e }),
-        };
-    }
-    std::fs::remove_file(&path).map_err(io(&path))?;
-    create_lock_file(&path, info).map_err(io(&path))
-    // The flock is released when `guard` is dropped.
+fn read_info(path: &Path) -> Option<LockInfo> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 fn unknown_holder() -> LockInfo {
@@ -186,69 +195,48 @@ fn unknown_holder() -> LockInfo {
         user: "unknown".into(),
         host: "unknown".into(),
         pid: 0,
+        boot_id: None,
         operation: "unknown".into(),
         created_at: Utc::now(),
     }
 }
 
-fn read_info(path: &Path) -> Option<LockInfo> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
-fn locked_error(path: &Path) -> StateError {
-    match read_info(path) {
-        Some(info) => {
-            let stale = info.host == hostname() && !process_alive(info.pid);
-            let hint = if stale {
-                format!(
-                    "process {} is no longer running, so the lock is stale: run `hoist unlock {}`",
-                    info.pid, info.id
-                )
-            } else {
-                format!(
-                    "wait for that run to finish; if it died, run `hoist unlock {}`",
-                    info.id
-                )
-            };
-            StateError::Locked {
-                path: path.into(),
-                info: Box::new(info),
-                hint,
-            }
-        }
-        None => StateError::Locked {
-            path: path.into(),
-            info: Box::new(unknown_holder()),
-            hint: "the lock file is unreadable; if no run is active, run `hoist unlock unknown`"
-                .into(),
-        },
+fn locked_error(store: &Store) -> StateError {
+    let info = read_info(&store.lock_info_path()).unwrap_or_else(unknown_holder);
+    StateError::Locked {
+        path: store.lock_path(),
+        hint: "wait for that run to finish: the lock is released the moment it ends, even if it is killed".into(),
+        info: Box::new(info),
     }
 }
 
-pub(crate) fn force_unlock(path: &Path, id: &str) -> Result<LockInfo, StateError> {
-    if !path.exists() {
-        return Err(StateError::NotLocked { path: path.into() });
+/// Clear the holder record of a lock that no run holds, given the id it names. A lock that a
+/// live run holds cannot be broken from outside: that run must end.
+pub(crate) fn force_unlock(store: &Store, id: &str) -> Result<LockInfo, StateError> {
+    let path = store.lock_path();
+    let info_path = store.lock_info_path();
+    let record = read_info(&info_path);
+    if !path.exists() && record.is_none() {
+        return Err(StateError::NotLocked { path });
     }
-    let held = read_info(path);
-    match held {
+    let file = open_lock_file(&path).map_err(io(&path))?;
+    if !try_lock(&file).map_err(io(&path))? {
+        return Err(StateError::HeldByLiveRun {
+            path,
+            info: Box::new(record.unwrap_or_else(unknown_holder)),
+        });
+    }
+    match record {
         Some(info) if info.id == id => {
-            std::fs::remove_file(path).map_err(io(path))?;
+            std::fs::remove_file(&info_path).map_err(io(&info_path))?;
             Ok(info)
         }
         Some(info) => Err(StateError::WrongLockId {
-            path: path.into(),
+            path,
             given: id.into(),
             held: info.id,
         }),
-        None if id == "unknown" => {
-            std::fs::remove_file(path).map_err(io(path))?;
-            Ok(unknown_holder())
-        }
-        None => Err(StateError::WrongLockId {
-            path: path.into(),
-            given: id.into(),
-            held: "unknown".into(),
-        }),
+        None => Err(StateError::NotLocked { path }),
     }
 }
 
@@ -290,44 +278,27 @@ mod tests {
     }
 
     #[test]
-    fn unlock_needs_the_right_id() {
+    fn a_live_lock_cannot_be_broken_and_a_free_one_only_with_its_id() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path(), "demo");
         let held = store.lock("apply").unwrap();
         let id = held.info().id.clone();
-        std::mem::forget(held);
+        assert!(matches!(
+            store.unlock(&id),
+            Err(StateError::HeldByLiveRun { .. })
+        ));
+        // A holder that ended without cleaning up (its record stays, its kernel lock does not).
+        std::fs::copy(store.lock_info_path(), dir.path().join("record")).unwrap();
+        drop(held);
+        std::fs::copy(dir.path().join("record"), store.lock_info_path()).unwrap();
         assert!(matches!(
             store.unlock("nope"),
             Err(StateError::WrongLockId { .. })
         ));
         store.unlock(&id).unwrap();
+        assert!(!store.lock_info_path().exists());
+        // A stale record never blocks a run.
+        std::fs::copy(dir.path().join("record"), store.lock_info_path()).unwrap();
         store.lock("apply").unwrap();
-    }
-}
-
-#[cfg(test)]
-mod stale_tests {
-    use super::*;
-
-    #[test]
-    fn lock_of_a_dead_local_process_is_taken_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), "demo");
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead_pid = child.id();
-        child.wait().unwrap();
-        let info = LockInfo {
-            id: "old".into(),
-            user: "u".into(),
-            host: hostname(),
-            pid: dead_pid,
-            operation: "apply".into(),
-            created_at: Utc::now(),
-        };
-        create_lock_file(&store.lock_path(), &info).unwrap();
-        let lock = store.lock("apply").unwrap();
-        assert_ne!(lock.info().id, "old");
-        // A live holder (this process) is not taken over.
-        assert!(matches!(store.lock("plan"), Err(StateError::Locked { .. })));
     }
 }

@@ -40,6 +40,8 @@ Control (not AWS):
                                     wait for POST /_hoist/release (or 120 s), then proceed
       "creating_polls": N           describes that show a new resource CREATING (default 2)
       "stockout": {"us-east-1a": ["p4d.24xlarge"]}   node groups with those types there fail
+      "stockout_ids": "subnets"     what the capacity issue names: the subnets (default) or
+                                    "instances" (instance ids, as AWS also reports them)
       "quotas": {"L-417A185B": 96}  Service Quotas values
       "page_size": N                EKS lists answer at most N items per page (0 = off)
       "coredns_needs_nodes": bool   coredns DEGRADED while no node group has nodes (default true)
@@ -81,7 +83,7 @@ HANG_SECONDS = 120
 CONFIG_TYPES = {
     "throttle": int, "creating_polls": int, "stockout": dict, "quotas": dict, "page_size": int,
     "fail_ops": dict, "throttle_ops": dict, "role_not_propagated": int, "hang_ops": dict,
-    "coredns_needs_nodes": bool,
+    "coredns_needs_nodes": bool, "stockout_ids": str,
 }
 NODE_ROLE_MESSAGE = "The provided role doesn't have the Amazon EKS Managed Policies associated with it. Please ensure the following policies [arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy, arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly] are attached"
 
@@ -100,7 +102,7 @@ class Layer:
         self.config = {
             "throttle": 0, "creating_polls": 2, "stockout": {}, "quotas": {}, "page_size": 0,
             "fail_ops": {}, "throttle_ops": {}, "role_not_propagated": 0, "hang_ops": {},
-            "coredns_needs_nodes": True,
+            "coredns_needs_nodes": True, "stockout_ids": "subnets",
         }
         self.polls = {}
         self.eks = Eks(self)

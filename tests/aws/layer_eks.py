@@ -472,7 +472,8 @@ class Eks(AddonsAndAccess):
         short = self.short_subnets(call.region, ng)
         if short:
             ng["status"] = "CREATE_FAILED"
-            ng["health"] = {"issues": [{"code": "InsufficientInstanceCapacity", "message": "We currently do not have sufficient capacity in the Availability Zone you requested.", "resourceIds": short}]}
+            ids = short if self.layer.config["stockout_ids"] == "subnets" else ["i-0" + uuid.uuid4().hex[:16] for _ in short]
+            ng["health"] = {"issues": [{"code": "InsufficientInstanceCapacity", "message": "We currently do not have sufficient capacity in the Availability Zone you requested.", "resourceIds": ids}]}
         elif self.layer.creating(("nodegroup", ng["clusterName"], ng["nodegroupName"])):
             ng["status"] = "CREATING"
         elif self.updating(("nodegroup-update", ng["clusterName"], ng["nodegroupName"])):

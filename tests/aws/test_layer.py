@@ -30,7 +30,7 @@ ACCOUNT = "123456789012"
 CALLER = f"arn:aws:sts::{ACCOUNT}:user/moto"  # what moto's GetCallerIdentity says for these keys
 ADMIN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 VIEW = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
-DEFAULTS = {"throttle": 0, "creating_polls": 2, "stockout": {}, "quotas": {}, "page_size": 0, "fail_ops": {}, "throttle_ops": {}, "role_not_propagated": 0, "hang_ops": {}, "coredns_needs_nodes": True}
+DEFAULTS = {"throttle": 0, "creating_polls": 2, "stockout": {}, "quotas": {}, "page_size": 0, "fail_ops": {}, "throttle_ops": {}, "role_not_propagated": 0, "hang_ops": {}, "coredns_needs_nodes": True, "stockout_ids": "subnets"}
 # Errors the layer must have recorded because the checks below provoke them; any other is a gap.
 EXPECTED_ERRORS = [
     r"^eks:CreateCluster: invalid parameters: .*acessConfig",

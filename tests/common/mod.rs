@@ -70,10 +70,24 @@ impl TestContext {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        self.command_via(&[], args)
+    }
+
+    /// hoist run through `wrapper` (e.g. `unshare --pid --fork`), with the context's environment.
+    pub fn command_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let hoist = env!("CARGO_BIN_EXE_hoist");
+        let mut c = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(hoist);
+                c
+            }
+            None => Command::new(hoist),
+        };
         c.args(args)
             .current_dir(self.dir.path())
             .env("HOIST_SIM_DIR", self.sim_dir())
+            .env("HOIST_DATA_DIR", self.path("data"))
             .env("HOIST_SIM_LATENCY", self.latency)
             .env("NO_COLOR", "1")
             .env_remove("HOIST_STATE_DIR")

@@ -269,6 +269,7 @@ impl AwsProvider {
                     region: "global".into(),
                     status: "exists".into(),
                     tags,
+                    outputs: Default::default(),
                 });
             }
         }

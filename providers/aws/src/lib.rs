@@ -368,10 +368,16 @@ impl Provider for AwsProvider {
     }
 
     async fn list_owned(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
-        let mut out = self.list_ec2(env).await?;
-        out.extend(self.list_roles(env).await?);
-        out.extend(self.list_eks(env).await?);
-        out.extend(self.list_log_groups(env).await?);
+        let (ec2, roles, eks, logs) = futures::join!(
+            self.list_ec2(env),
+            self.list_roles(env),
+            self.list_eks(env),
+            self.list_log_groups(env)
+        );
+        let mut out = ec2?;
+        out.extend(roles?);
+        out.extend(eks?);
+        out.extend(logs?);
         Ok(out)
     }
 }

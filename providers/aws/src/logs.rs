@@ -213,6 +213,7 @@ impl AwsProvider {
                     region: self.region.clone(),
                     status: "exists".into(),
                     tags: t,
+                    outputs: Default::default(),
                 });
             }
         }

@@ -3,7 +3,23 @@
 
 use hoist_provider::KindRules;
 
+/// EKS clusters and GPU node groups take 10–20 minutes to create or delete.
+const EKS_STEP_SECS: u64 = 45 * 60;
+/// Everything else, NAT gateways and endpoints included, takes minutes at most.
+const STEP_SECS: u64 = 20 * 60;
+
 pub(crate) fn of(kind: &str) -> KindRules {
+    let timeout_secs = match kind {
+        "eks_cluster" | "node_pool" => EKS_STEP_SECS,
+        _ => STEP_SECS,
+    };
+    KindRules {
+        timeout_secs,
+        ..kind_rules(kind)
+    }
+}
+
+fn kind_rules(kind: &str) -> KindRules {
     let finish = KindRules {
         finish_by_update: true,
         ..Default::default()
@@ -107,6 +123,7 @@ pub(crate) fn of(kind: &str) -> KindRules {
             create_before_destroy: true,
             autoscaled: Some(("desired", "min", "max")),
             finish_by_update: true,
+            ..Default::default()
         },
         _ => KindRules::default(),
     }

@@ -15,6 +15,9 @@ pub struct KindRules {
     /// Create makes more than one call (a VPC, then its DNS attributes): a resource adopted
     /// after an interrupted create is finished by an update, which is idempotent.
     pub finish_by_update: bool,
+    /// How long one step on this kind may take, retries and waits included; 0 leaves it to
+    /// the engine's default. `--timeout` overrides it.
+    pub timeout_secs: u64,
 }
 
 impl KindRules {
@@ -100,6 +103,7 @@ mod tests {
         create_before_destroy: true,
         autoscaled: Some(("desired", "min", "max")),
         finish_by_update: false,
+        timeout_secs: 0,
     };
 
     #[test]

@@ -21,6 +21,9 @@ pub enum ProviderError {
     /// A resource with the name hoist needs exists and is not this environment's.
     #[error("{resource} already exists and was not created by this environment: {why}")]
     NotOwned { resource: String, why: String },
+    /// The run was interrupted (Ctrl-C) while this waited.
+    #[error("{0}: interrupted before it finished")]
+    Interrupted(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]

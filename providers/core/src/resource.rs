@@ -68,10 +68,12 @@ pub struct ResourceState {
     pub outputs: Attrs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<Address>,
-    /// Adopted after an interrupted create whose follow-up calls may not all have run; the
-    /// next apply runs the provider's idempotent update to finish it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unfinished: bool,
+    /// Why this record is provisional: made but not seen ready, or adopted after an
+    /// interrupted create whose follow-up calls may not all have run. The next apply runs the
+    /// provider's idempotent update to finish it (or, for a replacement that never became
+    /// ready, deletes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfinished: Option<String>,
 }
 
 /// Where a cloud resource is in its life.
@@ -110,7 +112,7 @@ impl Observed {
             attrs: self.attrs,
             outputs: self.outputs,
             depends_on,
-            unfinished: false,
+            unfinished: None,
         }
     }
 }
@@ -124,6 +126,10 @@ pub struct CloudResource {
     pub region: String,
     pub status: String,
     pub tags: BTreeMap<String, String>,
+    /// What a read needs besides the cloud id to find it again (e.g. a generated name), as a
+    /// create records it in outputs: so that a resource state lost can be adopted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: Attrs,
 }
 
 /// Who owns a resource: written as tags on every resource a provider creates.

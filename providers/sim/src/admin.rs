@@ -64,6 +64,7 @@ impl SimCloud {
                 name: r.name,
                 region: r.region,
                 tags: r.tags,
+                outputs: Default::default(),
             })
             .collect())
     }
@@ -116,6 +117,14 @@ impl SimCloud {
         Ok(self.to_cloud(row))
     }
 
+    /// Put a resource in a failed state, as a cloud does when hardware or a controller fails.
+    pub fn fail(&self, target: &str, reason: &str) -> Result<CloudResource, SimError> {
+        let mut row = self.find(target)?;
+        row.status = format!("failed:{reason}");
+        db::update(&self.conn(), &row)?;
+        Ok(self.to_cloud(row))
+    }
+
     /// Delete a resource at once, as if someone removed it in the console.
     pub fn remove(&self, target: &str) -> Result<CloudResource, SimError> {
         let mut row = self.find(target)?;
@@ -136,6 +145,7 @@ impl SimCloud {
             name: r.name,
             region: r.region,
             tags: r.tags,
+            outputs: Default::default(),
         }
     }
 

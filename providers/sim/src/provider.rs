@@ -267,7 +267,17 @@ impl SimCloud {
     }
 }
 
+/// Ten minutes is several times the slowest simulated operation (a realistic cluster).
+const STEP_TIMEOUT_SECS: u64 = 600;
+
 fn rules(kind: &str) -> KindRules {
+    KindRules {
+        timeout_secs: STEP_TIMEOUT_SECS,
+        ..kind_rules(kind)
+    }
+}
+
+fn kind_rules(kind: &str) -> KindRules {
     match kind {
         "network" => KindRules {
             force_new: &["cidr", "region"],

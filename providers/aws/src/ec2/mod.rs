@@ -209,21 +209,23 @@ impl AwsProvider {
     }
 
     pub(crate) async fn list_ec2(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
+        let by_tag = || vec![filter(&format!("tag:{}", tags::ENV), vec![env.into()])];
+        let kinds = KINDS.iter().map(|(kind, _)| async move {
+            self.describe(kind, by_tag())
+                .await
+                .map(|found| (*kind, found))
+        });
         let mut out = Vec::new();
-        for (kind, _) in KINDS {
-            for f in self
-                .describe(
-                    kind,
-                    vec![filter(&format!("tag:{}", tags::ENV), vec![env.into()])],
-                )
-                .await?
-            {
+        for listed in futures::future::join_all(kinds).await {
+            let (kind, found) = listed?;
+            for f in found {
                 out.push(CloudResource {
                     cloud_id: f.id.clone(),
                     kind: kind.to_string(),
                     name: f.tags.get("Name").cloned().unwrap_or_default(),
                     region: self.region.clone(),
                     status: "exists".into(),
+                    outputs: f.outputs(),
                     tags: f.tags,
                 });
             }

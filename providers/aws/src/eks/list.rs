@@ -24,6 +24,7 @@ impl AwsProvider {
                 region: self.region.clone(),
                 status: "exists".into(),
                 tags: tags.clone(),
+                outputs: Default::default(),
             };
             out.push(row("eks_cluster", name.clone(), &name));
             let groups: Vec<String> = eks_all!(

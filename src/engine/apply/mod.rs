@@ -1,0 +1,292 @@
+//! Apply: walk the plan's dependency graph with bounded parallelism.
+//!
+//! Three phases, each a DAG walk: (1) deletions and the destroy half of destroy-before-create
+//! replacements, dependents first; (2) creates, updates and the create half of replacements,
+//! dependencies first; (3) the old halves of create-before-destroy replacements. Every create
+//! is announced in the journal (with its idempotency token) before the cloud is asked, its
+//! cloud id recorded as soon as the call returns, and every finished step journaled, so a
+//! crash or a failure at any point is recovered by the next run. The journal is cleared only
+//! when every create it announced is accounted for.
+
+mod steps;
+mod walk;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hoist_provider::{
+    Action, Address, Ownership, Provider, ReplaceOrder, ResourceConfig, ResourceState, StepContext,
+};
+use hoist_state::{Journal, JournalEntry, State};
+use serde::Serialize;
+
+use super::{Observer, Plan, RetryPolicy, Session};
+use walk::run_phase;
+
+/// A step's deadline when its provider sets none.
+const DEFAULT_STEP_SECS: u64 = 30 * 60;
+
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    /// Set by the first Ctrl-C: start nothing new; running steps finish their calls but stop
+    /// waiting and retrying.
+    pub cancel: Arc<AtomicBool>,
+    /// Every step's deadline (`--timeout`), instead of the provider's default for its kind.
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepFailure {
+    pub address: Address,
+    pub error: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ApplyReport {
+    pub completed: usize,
+    pub failed: Vec<StepFailure>,
+    pub skipped: Vec<StepFailure>,
+    pub not_started: Vec<Address>,
+    pub interrupted: bool,
+}
+
+impl ApplyReport {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
+            && !self.interrupted
+    }
+}
+
+#[derive(Clone)]
+pub(super) enum Step {
+    Create {
+        config: ResourceConfig,
+        deposing: Option<ResourceState>,
+    },
+    Update {
+        config: ResourceConfig,
+        prior: ResourceState,
+    },
+    Delete {
+        prior: ResourceState,
+    },
+}
+
+impl Step {
+    pub(super) fn address(&self) -> &Address {
+        match self {
+            Step::Create { config, .. } | Step::Update { config, .. } => &config.address,
+            Step::Delete { prior } => &prior.address,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Outcome {
+    Done,
+    Failed(String),
+    Skipped(String),
+}
+
+/// What the steps of one apply share.
+pub(super) struct Shared {
+    provider: Arc<dyn Provider>,
+    state: Mutex<State>,
+    journal: Journal,
+    observer: Arc<dyn Observer>,
+    retry: RetryPolicy,
+    owner: Ownership,
+    tags: BTreeMap<String, String>,
+    timeout: Option<Duration>,
+    /// Creates (by token) and deletes (by cloud id) started and not yet accounted for.
+    unresolved: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    /// What a create or update of `config` gets: its token, tags and its dependencies' state.
+    fn context(&self, config: &ResourceConfig, token: String) -> StepContext {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let deps = config
+            .depends_on
+            .iter()
+            .filter_map(|d| state.resources.get(d).map(|r| (d.clone(), r.clone())))
+            .collect();
+        StepContext {
+            token,
+            tags: self.owner.tags(&config.address, &self.tags),
+            deps,
+        }
+    }
+
+    fn pending(&self, token: &str, open: bool) {
+        let mut set = self.unresolved.lock().unwrap_or_else(|e| e.into_inner());
+        if open {
+            set.insert(token.to_string());
+        } else {
+            set.remove(token);
+        }
+    }
+
+    fn record(&self, entry: JournalEntry) -> Result<(), String> {
+        self.journal.append(&entry).map_err(|e| e.to_string())?;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        Journal::replay(std::slice::from_ref(&entry), &mut state);
+        Ok(())
+    }
+}
+
+impl Session {
+    /// Carry out `plan`. State is saved at the end, and the journal keeps it safe meanwhile.
+    pub async fn apply(
+        &mut self,
+        plan: &Plan,
+        opts: &ApplyOptions,
+        observer: Arc<dyn Observer>,
+    ) -> anyhow::Result<ApplyReport> {
+        let mut state = self.state_or_new();
+        state.expires_at = self.env.expires_at(state.created_at);
+        if self.state.is_none() {
+            // Make the lineage durable before anything carries it as a tag.
+            self.lock.save(&state)?;
+        }
+        let mut retry = self.retry.clone();
+        retry.cancel = Some(opts.cancel.clone());
+        let shared = Arc::new(Shared {
+            provider: self.provider.clone(),
+            owner: self.ownership(&state),
+            state: Mutex::new(state),
+            journal: self.lock.journal(),
+            observer,
+            retry,
+            tags: self.env.tags.clone(),
+            timeout: opts.timeout,
+            unresolved: Mutex::new(HashSet::new()),
+        });
+        // Resources found by their ownership tags that state had lost are recorded first.
+        for resource in &plan.adopted {
+            shared
+                .record(JournalEntry::Saved {
+                    resource: resource.clone(),
+                    replaces: None,
+                })
+                .map_err(anyhow::Error::msg)?;
+        }
+        let (destroy, build, cleanup) = phases(
+            plan,
+            &shared.state.lock().unwrap_or_else(|e| e.into_inner()),
+        );
+        let mut report = ApplyReport::default();
+        let mut failed_addresses: HashSet<Address> = HashSet::new();
+        for (steps, forward) in [(destroy, false), (build, true), (cleanup, false)] {
+            let outcomes =
+                run_phase(&shared, steps.clone(), forward, &failed_addresses, opts).await;
+            for (step, outcome) in steps.iter().zip(outcomes) {
+                let address = step.address().clone();
+                match outcome {
+                    Some(Outcome::Done) => report.completed += 1,
+                    Some(Outcome::Failed(error)) => {
+                        failed_addresses.insert(address.clone());
+                        report.failed.push(StepFailure { address, error });
+                    }
+                    Some(Outcome::Skipped(error)) => {
+                        failed_addresses.insert(address.clone());
+                        report.skipped.push(StepFailure { address, error });
+                    }
+                    None => {
+                        failed_addresses.insert(address.clone());
+                        report.not_started.push(address);
+                    }
+                }
+            }
+        }
+        report.interrupted = opts.cancel.load(Ordering::SeqCst);
+        let mut state = shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        state.serial += 1;
+        state.refresh_outputs();
+        self.lock.save(&state)?;
+        steps::failpoint(
+            "before-clear",
+            &Address::new("environment", self.env.name.as_str()),
+        );
+        // A create that could not be looked up after it failed, or a delete not seen to
+        // finish, stays in the journal, and the next run finds out what the cloud did.
+        if shared
+            .unresolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+        {
+            shared.journal.clear()?;
+        }
+        self.state = Some(state);
+        Ok(report)
+    }
+}
+
+/// Split a plan into its three phases of steps.
+fn phases(plan: &Plan, state: &State) -> (Vec<Step>, Vec<Step>, Vec<Step>) {
+    let configs: HashMap<&Address, &ResourceConfig> =
+        plan.desired.iter().map(|c| (&c.address, c)).collect();
+    let (mut destroy, mut build, mut cleanup) = (Vec::new(), Vec::new(), Vec::new());
+    for change in &plan.changes {
+        let prior = state.resources.get(&change.address).cloned();
+        let config = configs.get(&change.address).map(|c| {
+            let mut c = (*c).clone();
+            if let Some(after) = &change.after {
+                c.attrs = after.clone();
+            }
+            c
+        });
+        match (change.action, config, prior) {
+            (Action::Create, Some(config), _) => build.push(Step::Create {
+                config,
+                deposing: None,
+            }),
+            (Action::Update, Some(config), Some(prior)) => {
+                build.push(Step::Update { config, prior })
+            }
+            (Action::Replace(ReplaceOrder::DestroyBeforeCreate), Some(config), prior) => {
+                if let Some(prior) = prior {
+                    destroy.push(Step::Delete { prior });
+                }
+                build.push(Step::Create {
+                    config,
+                    deposing: None,
+                });
+            }
+            (Action::Replace(ReplaceOrder::CreateBeforeDestroy), Some(config), Some(prior)) => {
+                cleanup.push(Step::Delete {
+                    prior: prior.clone(),
+                });
+                build.push(Step::Create {
+                    config,
+                    deposing: Some(prior),
+                });
+            }
+            // Only an address gone from the blueprint deletes its live resource; a deleted
+            // address still in the blueprint is a deposed one, deleted by cloud id below.
+            (Action::Delete, None, Some(prior)) => destroy.push(Step::Delete { prior }),
+            _ => {}
+        }
+    }
+    for r in state
+        .deposed
+        .iter()
+        .filter(|r| plan.deposed.contains(&r.cloud_id))
+    {
+        destroy.push(Step::Delete { prior: r.clone() });
+    }
+    // Duplicates and leftovers found by their ownership tags, unknown to state.
+    for r in &plan.orphans {
+        destroy.push(Step::Delete { prior: r.clone() });
+    }
+    (destroy, build, cleanup)
+}
