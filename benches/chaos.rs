@@ -124,6 +124,21 @@ impl Chaos {
         Ok(out)
     }
 
+    /// Wait until no delete the killed run started is still under way in the cloud: a resource
+    /// that is going when the next run reads the journal goes from state at the run after.
+    fn settle(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.ok(&["sim", "list", "--env", ENV, "--json"])?;
+            let rows: Vec<Value> =
+                serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+            if rows.iter().all(|r| r["status"] != "deleting") || Instant::now() > deadline {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The cloud holds exactly what state records.
     fn check(&self, round: usize, counts: &mut Counts) -> Result<(), String> {
         let (cloud, state) = (self.inventory()?, self.recorded()?);
@@ -215,6 +230,7 @@ impl Chaos {
             }
         }
         self.calm()?;
+        self.settle()?;
         // A read-only run reads the journal a killed run left; then cloud and state agree.
         self.run(&["plan"])?;
         self.check(i, counts)?;

@@ -130,6 +130,19 @@ impl Session {
         }
     }
 
+    /// Ownership that a plan checks names against: this state's, or for an environment never
+    /// applied, a lineage nothing can carry yet.
+    pub fn planned_ownership(&self) -> Ownership {
+        match &self.state {
+            Some(s) => self.ownership(s),
+            None => Ownership {
+                env: self.env.name.clone(),
+                lineage: uuid::Uuid::new_v4().to_string(),
+                expires_at: None,
+            },
+        }
+    }
+
     /// What the cloud still holds tagged for this environment's name after a destroy, split
     /// into this state's own (its lineage) and another state's of the same name.
     pub async fn leftovers(&self) -> Result<Leftovers, hoist_provider::ProviderError> {

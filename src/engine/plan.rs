@@ -272,7 +272,7 @@ impl Session {
         changes: &mut [Change],
         observer: &dyn Observer,
     ) -> Result<(), PlanError> {
-        let owner = self.ownership(&self.state_or_new());
+        let owner = self.planned_ownership();
         let creating: HashSet<Address> = changes
             .iter()
             .filter(|c| matches!(c.action, Action::Create | Action::Replace(_)))

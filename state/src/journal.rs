@@ -67,7 +67,10 @@ pub struct Pending {
     pub replaces: Option<String>,
 }
 
-/// Append-only log of an apply's steps; every append is fsync'd before it returns.
+/// Append-only log of an apply's steps. Every entry is written at once, so a killed process
+/// loses none; an intent is also fsync'd before it returns (it must survive a power loss
+/// before the cloud is asked), and with it every entry written before it: the others are
+/// committed in groups, as they only save the next run a lookup by token.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
@@ -99,9 +102,11 @@ impl Journal {
             *guard = Some(f);
         }
         let f = guard.as_mut().expect("opened above");
-        f.write_all(&line)
-            .and_then(|_| f.sync_data())
-            .map_err(io(&self.path))
+        f.write_all(&line).map_err(io(&self.path))?;
+        if matches!(entry, JournalEntry::Intent { .. }) {
+            f.sync_data().map_err(io(&self.path))?;
+        }
+        Ok(())
     }
 
     /// The entries of an interrupted run. A torn last line (the crash hit mid-write, maybe

@@ -51,8 +51,8 @@ impl SimCloud {
         let now = now_ms();
         db::purge_gone(&conn, now)?;
         let rows = match env {
-            Some(e) => db::select(&conn, "env = ?1", &[&e])?,
-            None => db::select(&conn, "1 = 1", &[])?,
+            Some(e) => db::select_listed(&conn, "env = ?1", &[&e])?,
+            None => db::select_listed(&conn, "1 = 1", &[])?,
         };
         Ok(rows
             .into_iter()
