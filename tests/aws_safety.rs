@@ -413,3 +413,20 @@ fn a_second_ctrl_c_exits_at_once_even_during_a_call_that_hangs() {
     );
     t.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[test]
+fn a_reconcile_that_lacks_a_permission_is_a_warning_not_a_failure() {
+    let em = Emulator::start();
+    let t = em.context();
+    t.write("hoist.yaml", &blueprint("eks20"));
+    t.expect(&["apply", "--auto-approve"], 0);
+    em.configure(r#"{"fail_ops": {"iam:ListRoles": {"count": 1000, "status": 403, "code": "AccessDenied", "message": "not allowed to list roles"}}}"#);
+    let r = t.expect(&["plan", "--detailed-exitcode"], 0);
+    assert!(
+        r.all()
+            .contains("warning: could not list what carries this environment's tags")
+            && r.all().contains("AccessDenied"),
+        "{}",
+        r.all()
+    );
+}

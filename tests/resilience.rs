@@ -209,6 +209,10 @@ fn a_failed_step_does_not_stop_independent_branches() {
         r.stdout
     );
     assert!(r.stdout.contains("6 steps done, 1 failed"), "{}", r.stdout);
+    assert!(
+        !t.exists(".hoist/branch.journal"),
+        "the failed create was looked up by token and found to have made nothing"
+    );
     t.assert_converged("branch");
     for z in ["a", "b", "c"] {
         t.expect(

@@ -100,10 +100,15 @@ impl Session {
                 refresh(self.provider.as_ref(), &all, &self.retry, observer),
                 self.reconcile(&desired, observer)
             );
-            (
-                observed.map_err(PlanError::Refresh)?,
-                found.map_err(PlanError::Refresh)?,
-            )
+            // Finding what state lacks is a check: one that cannot run is a warning.
+            let found = found.unwrap_or_else(|e| {
+                observer.event(Event::Note {
+                    address: None,
+                    message: format!("warning: could not list what carries this environment's tags, so state was not reconciled with the cloud: {e}"),
+                });
+                Default::default()
+            });
+            (observed.map_err(PlanError::Refresh)?, found)
         } else {
             let observed = known
                 .values()
@@ -138,36 +143,12 @@ impl Session {
             });
         }
         propagate_replacements(&desired, &mut changes);
-        let wanted: HashSet<&Address> = desired.iter().map(|c| &c.address).collect();
-        for r in known.values().filter(|r| !wanted.contains(&r.address)) {
-            changes.push(delete_change(r, "not in the blueprint".into()));
-        }
-        for r in &found.orphans {
-            let why = if wanted.contains(&r.address) {
-                "a second copy, unknown to state"
-            } else {
-                "not in the blueprint and unknown to state"
-            };
-            changes.push(delete_change(
-                r,
-                format!(
-                    "{} {why}: found by this environment's ownership tags",
-                    r.cloud_id
-                ),
-            ));
-        }
         let deposed = self
             .state
             .as_ref()
             .map(|s| s.deposed.clone())
             .unwrap_or_default();
-        for r in &deposed {
-            let reason = match &r.unfinished {
-                Some(why) => format!("replacement {} {why}; the current one stays", r.cloud_id),
-                None => format!("old {} left by an interrupted replacement", r.cloud_id),
-            };
-            changes.push(delete_change(r, reason));
-        }
+        changes.extend(deletions(&desired, known, &found.orphans, &deposed));
         self.place(&mut desired, &mut changes, observer).await?;
         Ok(Plan {
             format: PLAN_FORMAT.into(),
@@ -206,36 +187,28 @@ impl Session {
                 "new in the blueprint"
             });
         };
+        let rules = self.provider.rules(cfg.address.kind());
+        let replace = |order, reason: String| Change {
+            address: cfg.address.clone(),
+            action: Action::Replace(order),
+            before: Some(prior.attrs.clone()),
+            after: Some(cfg.attrs.clone()),
+            diffs: vec![],
+            reason,
+            notes: vec![],
+        };
         if let Lifecycle::Failed { reason } = &obs.lifecycle {
-            let rules = self.provider.rules(cfg.address.kind());
-            let order = if rules.create_before_destroy {
-                ReplaceOrder::CreateBeforeDestroy
-            } else {
-                ReplaceOrder::DestroyBeforeCreate
-            };
-            return Change {
-                address: cfg.address.clone(),
-                action: Action::Replace(order),
-                before: Some(prior.attrs.clone()),
-                after: Some(cfg.attrs.clone()),
-                diffs: vec![],
-                reason: format!("failed in the cloud: {reason}"),
-                notes: vec![],
-            };
+            return replace(
+                rules.replace_order(),
+                format!("failed in the cloud: {reason}"),
+            );
         }
         if obs.lifecycle == Lifecycle::Deleting {
-            let order = ReplaceOrder::DestroyBeforeCreate;
-            return Change {
-                address: cfg.address.clone(),
-                action: Action::Replace(order),
-                before: Some(prior.attrs.clone()),
-                after: Some(cfg.attrs.clone()),
-                diffs: vec![],
-                reason: "being deleted outside hoist".into(),
-                notes: vec![],
-            };
+            return replace(
+                ReplaceOrder::DestroyBeforeCreate,
+                "being deleted outside hoist".into(),
+            );
         }
-        let rules = self.provider.rules(cfg.address.kind());
         let mut d = diff_attrs(&rules, &cfg.attrs, &obs.attrs);
         if let (Some(why), Action::NoOp) = (&prior.unfinished, d.action) {
             d.action = Action::Update;
@@ -306,6 +279,41 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// What goes: recorded resources gone from the blueprint, copies found by their tags that
+/// state lacks, and deposed ones (old halves, replacements that never became ready).
+fn deletions(
+    desired: &[ResourceConfig],
+    known: &BTreeMap<Address, ResourceState>,
+    orphans: &[ResourceState],
+    deposed: &[ResourceState],
+) -> Vec<Change> {
+    let wanted: HashSet<&Address> = desired.iter().map(|c| &c.address).collect();
+    let mut out = Vec::new();
+    for r in known.values().filter(|r| !wanted.contains(&r.address)) {
+        out.push(delete_change(r, "not in the blueprint".into()));
+    }
+    for r in orphans {
+        let why = if wanted.contains(&r.address) {
+            "a second copy, unknown to state"
+        } else {
+            "not in the blueprint and unknown to state"
+        };
+        let reason = format!(
+            "{} {why}: found by this environment's ownership tags",
+            r.cloud_id
+        );
+        out.push(delete_change(r, reason));
+    }
+    for r in deposed {
+        let reason = match &r.unfinished {
+            Some(why) => format!("replacement {} {why}; the current one stays", r.cloud_id),
+            None => format!("old {} left by an interrupted replacement", r.cloud_id),
+        };
+        out.push(delete_change(r, reason));
+    }
+    out
 }
 
 fn delete_change(r: &ResourceState, reason: String) -> Change {

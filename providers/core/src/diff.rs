@@ -21,6 +21,15 @@ pub struct KindRules {
 }
 
 impl KindRules {
+    /// How this kind is replaced: new first when two can exist at once.
+    pub fn replace_order(&self) -> ReplaceOrder {
+        if self.create_before_destroy {
+            ReplaceOrder::CreateBeforeDestroy
+        } else {
+            ReplaceOrder::DestroyBeforeCreate
+        }
+    }
+
     /// Attributes to leave alone for this desired configuration.
     pub fn ignored(&self, desired: &Attrs) -> Option<&'static str> {
         let (owned, lo, hi) = self.autoscaled?;
@@ -66,13 +75,8 @@ pub fn diff_attrs(rules: &KindRules, want: &Attrs, have: &Attrs) -> AttrDiff {
     let (action, reason) = if diffs.is_empty() {
         (Action::NoOp, "up to date".to_string())
     } else if !forcing.is_empty() {
-        let order = if rules.create_before_destroy {
-            ReplaceOrder::CreateBeforeDestroy
-        } else {
-            ReplaceOrder::DestroyBeforeCreate
-        };
         (
-            Action::Replace(order),
+            Action::Replace(rules.replace_order()),
             format!("{} cannot change in place", forcing.join(", ")),
         )
     } else {

@@ -114,14 +114,21 @@ async fn create(
                 accelerator,
                 region,
                 zones,
-            }) => fail_over(
-                shared,
-                &mut config,
-                &mut tried,
-                &accelerator,
-                &region,
-                &zones,
-            )?,
+            }) => {
+                let moved = fail_over(
+                    shared,
+                    &mut config,
+                    &mut tried,
+                    &accelerator,
+                    &region,
+                    &zones,
+                );
+                if let Err(why) = moved {
+                    let e = ProviderError::Fatal(why.clone());
+                    resolve_failed(shared, policy, &config, &token, &replaces, &e).await?;
+                    return Err(why);
+                }
+            }
             Err(e) => {
                 resolve_failed(shared, policy, &config, &token, &replaces, &e).await?;
                 return Err(e.to_string());

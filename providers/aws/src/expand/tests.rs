@@ -73,30 +73,16 @@ fn deps(r: &ResourceConfig) -> Vec<String> {
 #[test]
 fn private_subnets_are_large_and_public_ones_small() {
     let rs = AwsModel.expand(&spec(vec![])).unwrap();
-    assert_eq!(
-        find(&rs, "subnet.private-us-east-1a").attrs["cidr"],
-        "10.40.0.0/18"
-    );
-    assert_eq!(
-        find(&rs, "subnet.private-us-east-1c").attrs["cidr"],
-        "10.40.128.0/18"
-    );
-    assert_eq!(
-        find(&rs, "subnet.public-us-east-1a").attrs["cidr"],
-        "10.40.192.0/20"
-    );
-    assert_eq!(
-        find(&rs, "subnet.public-us-east-1c").attrs["cidr"],
-        "10.40.224.0/20"
-    );
-    assert_eq!(
-        find(&rs, "subnet.public-us-east-1b").attrs["lb_role"],
-        "elb"
-    );
-    assert_eq!(
-        find(&rs, "subnet.private-us-east-1b").attrs["lb_role"],
-        "internal-elb"
-    );
+    for (address, key, want) in [
+        ("subnet.private-us-east-1a", "cidr", "10.40.0.0/18"),
+        ("subnet.private-us-east-1c", "cidr", "10.40.128.0/18"),
+        ("subnet.public-us-east-1a", "cidr", "10.40.192.0/20"),
+        ("subnet.public-us-east-1c", "cidr", "10.40.224.0/20"),
+        ("subnet.public-us-east-1b", "lb_role", "elb"),
+        ("subnet.private-us-east-1b", "lb_role", "internal-elb"),
+    ] {
+        assert_eq!(find(&rs, address).attrs[key], want, "{address}.{key}");
+    }
 }
 
 #[test]
