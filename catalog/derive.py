@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Derive hoist's compact accelerator catalogs from the public raw data.
 
-    python3 catalog/derive.py ../shared/catalog catalog/data
+    python3 catalog/derive.py catalog/raw catalog/data
 
 Input: aws.csv, gcp.csv, azure.csv, gcp_n1_host_vms.csv (see that folder's README).
 Output: one CSV per cloud (aws, gcp, azure, sim) with one row per instance type and region:

@@ -6,10 +6,10 @@ use std::process::Command;
 #[test]
 fn committed_data_matches_a_fresh_derivation() {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let raw = here.join("../../shared/catalog");
+    let raw = here.join("raw");
     assert!(
         raw.join("aws.csv").exists(),
-        "the raw catalog is expected at {} (shared/ beside the checkout)",
+        "the raw catalog is expected at {}",
         raw.display()
     );
     let out = tempfile::tempdir().unwrap();
@@ -23,6 +23,6 @@ fn committed_data_matches_a_fresh_derivation() {
     for cloud in ["aws", "gcp", "azure", "sim"] {
         let fresh = std::fs::read_to_string(out.path().join(format!("{cloud}.csv"))).unwrap();
         let shipped = std::fs::read_to_string(here.join(format!("data/{cloud}.csv"))).unwrap();
-        assert!(fresh == shipped, "catalog/data/{cloud}.csv is stale: rerun `python3 catalog/derive.py ../shared/catalog catalog/data`");
+        assert!(fresh == shipped, "catalog/data/{cloud}.csv is stale: rerun `python3 catalog/derive.py catalog/raw catalog/data`");
     }
 }
