@@ -11,6 +11,7 @@ mod interpolate;
 mod model;
 pub mod schema;
 mod spec;
+mod validate;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -20,10 +21,10 @@ use std::sync::Arc;
 pub use check::Problem;
 pub use diagnostic::{did_you_mean, Diagnostic};
 pub use model::{
-    dns_name, parse_accelerator, parse_duration, Accelerator, Blueprint, Cluster, Component,
-    Network, NodePool, Zones,
+    dns_name, parse_duration, Accelerator, Blueprint, Cluster, Component, Network, NodePool, Zones,
 };
 pub use schema::{json_schema, Capacity, Cloud, EndpointAccess, Latency};
+pub use validate::parse_accelerator;
 pub use yaml::Pos;
 
 /// Where a blueprint came from, kept so that errors found later (at expansion) can still
