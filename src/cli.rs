@@ -31,6 +31,16 @@ pub struct FileArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+impl FileArgs {
+    /// Where the run's files are, for the library.
+    pub fn files(&self) -> crate::ops::Files {
+        crate::ops::Files {
+            blueprint: self.file.clone(),
+            state_dir: self.state_dir.clone(),
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Write a starter blueprint.
@@ -134,9 +144,10 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
-    /// Steps run at once.
-    #[arg(long, default_value_t = 10)]
-    pub parallelism: usize,
+    /// At most this many steps and cloud calls at once; without it, hoist widens while the
+    /// cloud answers and backs off when it throttles.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallelism: Option<u64>,
     /// How long one step may take, retries and waits included (e.g. 90s, 20m, 1h); the
     /// default depends on the cloud and the kind of resource.
     #[arg(long, value_parser = parse_timeout)]
@@ -151,8 +162,9 @@ pub struct DestroyArgs {
     pub files: FileArgs,
     #[arg(long)]
     pub auto_approve: bool,
-    #[arg(long, default_value_t = 10)]
-    pub parallelism: usize,
+    /// At most this many steps and cloud calls at once (default: adaptive).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallelism: Option<u64>,
     /// How long one step may take, retries and waits included (e.g. 90s, 20m, 1h).
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,

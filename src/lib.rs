@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod ops;
 pub mod printer;
 pub mod resolve;

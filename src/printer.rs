@@ -200,7 +200,15 @@ fn style_of(action: Action) -> Style {
 fn short(v: &Option<Value>) -> String {
     match v {
         None => "(none)".into(),
-        Some(v) => v.to_string(),
+        Some(v) => shown(v),
+    }
+}
+
+/// A value as a plan shows it: references to outputs not made yet as `(known after apply)`.
+fn shown(v: &Value) -> String {
+    match hoist_provider::display_unknown(v) {
+        Value::String(s) if s == hoist_provider::UNKNOWN => s,
+        other => other.to_string(),
     }
 }
 
@@ -242,7 +250,7 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         match c.action {
             Action::Create => {
                 for (k, v) in c.after.iter().flatten().filter(|(_, v)| !v.is_null()) {
-                    out.push(format!("        {k}: {v}"));
+                    out.push(format!("        {k}: {}", shown(v)));
                 }
             }
             Action::Update | Action::Replace(_) => {
@@ -266,21 +274,25 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             out.push(paint(color, &format!("        note: {n}"), Style::Warn));
         }
     }
+    for d in &plan.dropped {
+        out.push(format!(
+            "{}  {}",
+            paint(color, &format!("  ~ {}", d.address), Style::Warn),
+            paint(color, &format!("# forget: {}", d.reason), Style::Dim)
+        ));
+    }
     let s = plan.summary();
+    let extra = [(s.adopt, "to adopt into state"), (s.forget, "to forget from state")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!(", {n} {what}"))
+        .collect::<String>();
     out.push(String::new());
     out.push(paint(
         color,
         &format!(
-            "Plan: {} to add, {} to change, {} to replace, {} to destroy{}.",
-            s.add,
-            s.change,
-            s.replace,
-            s.destroy,
-            if s.adopt > 0 {
-                format!(", {} to adopt into state", s.adopt)
-            } else {
-                String::new()
-            }
+            "Plan: {} to add, {} to change, {} to replace, {} to destroy{extra}.",
+            s.add, s.change, s.replace, s.destroy
         ),
         Style::Bold,
     ));

@@ -6,14 +6,15 @@ use anyhow::{bail, Context as _};
 use hoist_state::State;
 use serde_json::{json, Value};
 
-use super::{load_blueprint, store, Context, EXIT_CHANGES};
+use super::EXIT_CHANGES;
+use crate::ops::{load_blueprint, store, Run};
 use crate::cli::{DriftArgs, FileArgs, OutputArgs, ShowArgs, StateCommand, UnlockArgs};
 use crate::engine::{drift as find_drift, DriftKind, Plan};
 use crate::printer::{render_plan, Printer, Style};
 
 pub fn validate(printer: &Printer, files: &FileArgs) -> anyhow::Result<u8> {
-    let bp = load_blueprint(files)?;
-    let resources = super::expand_offline(&bp)?.len();
+    let bp = load_blueprint(&files.files())?;
+    let resources = crate::ops::expand_offline(&bp)?.len();
     if printer.json {
         printer.json_out(&json!({"valid": true, "file": files.file, "environment": bp.name, "node_pools": bp.node_pools.len(), "resources": resources}));
     } else {
@@ -30,15 +31,14 @@ pub fn validate(printer: &Printer, files: &FileArgs) -> anyhow::Result<u8> {
 }
 
 pub async fn drift(printer: Arc<Printer>, a: DriftArgs) -> anyhow::Result<u8> {
-    let ctx = Context::open(&a.files, "drift", &printer).await?;
-    let session = &ctx.session;
+    let run = Run::open(&a.files.files(), "drift", printer.as_ref()).await?;
+    let session = &run.session;
     let Some(state) = &session.state else {
         printer.info("Nothing to compare: the environment has not been applied.");
         return Ok(0);
     };
-    let all: Vec<_> = state.resources.values().collect();
-    let observed = crate::engine::refresh_all(session, &all, printer.as_ref()).await?;
-    let drifted = find_drift(session.provider.as_ref(), state, &observed);
+    let observed = session.refresh_state(printer.as_ref()).await?;
+    let drifted = find_drift(&session.providers, state, &observed);
     if printer.json {
         printer.json_out(&json!({"drifted": !drifted.is_empty(), "resources": drifted}));
     } else if drifted.is_empty() {
@@ -89,8 +89,8 @@ pub async fn drift(printer: Arc<Printer>, a: DriftArgs) -> anyhow::Result<u8> {
 
 /// Load the state of the blueprint's environment under a short lock.
 fn load_state(files: &FileArgs, operation: &str) -> anyhow::Result<Option<State>> {
-    let bp = load_blueprint(files)?;
-    let lock = store(files, &bp.name).lock(operation)?;
+    let bp = load_blueprint(&files.files())?;
+    let lock = store(&files.files(), &bp.name).lock(operation)?;
     Ok(lock.load()?)
 }
 
@@ -218,8 +218,8 @@ pub fn output(printer: &Printer, a: OutputArgs) -> anyhow::Result<u8> {
 }
 
 pub fn unlock(printer: &Printer, a: UnlockArgs) -> anyhow::Result<u8> {
-    let bp = load_blueprint(&a.files)?;
-    let info = store(&a.files, &bp.name).unlock(&a.id)?;
+    let bp = load_blueprint(&a.files.files())?;
+    let info = store(&a.files.files(), &bp.name).unlock(&a.id)?;
     printer.out(&format!(
         "Cleared the record of the lock no run holds, last held by {info}."
     ));

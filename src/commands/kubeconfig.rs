@@ -6,13 +6,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use super::Context;
 use crate::cli::KubeconfigArgs;
 use crate::printer::Printer;
 
 pub async fn kubeconfig(printer: Arc<Printer>, a: KubeconfigArgs) -> anyhow::Result<u8> {
-    let ctx = Context::open(&a.files, "kubeconfig", &printer).await?;
-    let session = &ctx.session;
+    let run = crate::ops::Run::open(&a.files.files(), "kubeconfig", printer.as_ref()).await?;
+    let session = &run.session;
     let Some(state) = &session.state else {
         bail!("the environment has not been applied\n  = hint: run `hoist apply` first")
     };
@@ -24,7 +23,7 @@ pub async fn kubeconfig(printer: Arc<Printer>, a: KubeconfigArgs) -> anyhow::Res
         bail!("environment {:?} on {} has no cluster with a Kubernetes API that hoist can reach\n  = hint: kubeconfig needs cloud: aws (the simulated cloud's clusters have no API server)", state.environment, state.provider);
     };
     // Endpoint and CA are read now: they are not credentials, but they can change.
-    let observed = crate::engine::refresh_all(session, &[cluster], printer.as_ref()).await?;
+    let observed = session.refresh_state(printer.as_ref()).await?;
     let live = observed
         .get(&cluster.address)
         .cloned()

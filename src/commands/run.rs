@@ -8,14 +8,15 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use serde_json::json;
 
-use super::{attach_cost, check_budget, open_provider, store, Context, EXIT_CHANGES};
+use super::EXIT_CHANGES;
 use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs};
 use crate::engine::{ApplyOptions, ApplyReport, Leftovers, Observer, Plan, Session, PLAN_FORMAT};
+use crate::ops::{check_budget, Run};
 use crate::printer::{render_plan, Printer, Style};
 
 pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
-    let mut ctx = Context::open(&a.files, "plan", &printer).await?;
-    let plan = ctx.plan(a.refresh, printer.as_ref()).await?;
+    let mut run = Run::open(&a.files.files(), "plan", printer.as_ref()).await?;
+    let plan = run.plan(a.refresh, printer.as_ref()).await?;
     print_plan(&printer, &plan);
     check_budget(&plan)?;
     if let Some(out) = &a.out {
@@ -47,16 +48,16 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
     if let Some(path) = &a.plan {
         return apply_saved(printer, path, &a).await;
     }
-    let mut ctx = Context::open(&a.files, "apply", &printer).await?;
-    let plan = ctx.plan(a.refresh, printer.as_ref()).await?;
-    let mut session = ctx.session;
+    let mut run = Run::open(&a.files.files(), "apply", printer.as_ref()).await?;
+    let plan = run.plan(a.refresh, printer.as_ref()).await?;
+    let mut session = run.session;
     print_plan(&printer, &plan);
     check_budget(&plan)?;
     if !plan.has_changes() {
         return Ok(0);
     }
     confirm(a.auto_approve, "apply")?;
-    execute(&printer, &mut session, &plan, a.parallelism, a.timeout).await
+    execute(&printer, &mut session, &plan, a.parallelism.map(|n| n as usize), a.timeout).await
 }
 
 async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyhow::Result<u8> {
@@ -74,35 +75,13 @@ async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyho
     if plan.format != PLAN_FORMAT {
         bail!("{} is a plan of format {:?}; this hoist applies {PLAN_FORMAT:?}\n  = hint: make the plan again with this hoist", path.display(), plan.format);
     }
-    let provider = open_provider(&plan.env).await?;
-    let mut session = Session::open(
-        &store(&a.files, &plan.env.name),
-        "apply",
-        plan.env.clone(),
-        provider,
-        printer.as_ref(),
-    )
-    .await?;
-    let (lineage, serial) = (
-        session.state.as_ref().map(|s| s.lineage.clone()),
-        session.state.as_ref().map(|s| s.serial),
-    );
-    if lineage != plan.lineage || serial != plan.serial {
-        bail!(
-            "the saved plan {} is stale: it was made against state {} serial {}, but the state is now {} serial {}\n  = hint: something changed the environment since; run `hoist plan --out {}` again",
-            path.display(),
-            plan.lineage.as_deref().unwrap_or("(none)"),
-            plan.serial.map_or("-".into(), |s| s.to_string()),
-            lineage.as_deref().unwrap_or("(none)"),
-            serial.map_or("-".into(), |s| s.to_string()),
-            path.display()
-        );
-    }
+    let mut session =
+        crate::ops::open_saved(&a.files.files(), &plan, path, printer.as_ref()).await?;
     if !plan.has_changes() {
         printer.info("The saved plan has no changes.");
         return Ok(0);
     }
-    execute(&printer, &mut session, &plan, a.parallelism, a.timeout).await
+    execute(&printer, &mut session, &plan, a.parallelism.map(|n| n as usize), a.timeout).await
 }
 
 /// Ask for a typed "yes" on a terminal; refuse to guess anywhere else.
@@ -128,7 +107,7 @@ async fn execute(
     printer: &Arc<Printer>,
     session: &mut Session,
     plan: &Plan,
-    parallelism: usize,
+    parallelism: Option<usize>,
     timeout: Option<std::time::Duration>,
 ) -> anyhow::Result<u8> {
     let cancel = Arc::new(AtomicBool::new(false));
@@ -173,6 +152,12 @@ fn print_report(printer: &Printer, report: &ApplyReport, session: &Session) {
         printer.json_out(&json!({"report": report, "ok": report.ok(), "serial": session.state.as_ref().map(|s| s.serial)}));
         return;
     }
+    for c in report.concurrency.iter().filter(|c| c.throttled > 0) {
+        printer.info(&format!(
+            "Concurrency on {}: {} calls, {} throttled; the limit went from {} to {} at most and {} at least, ending at {} ({} in flight at most).",
+            c.provider, c.calls, c.throttled, c.initial, c.peak, c.lowest, c.last, c.peak_in_flight
+        ));
+    }
     if report.ok() {
         printer.out(&printer.paint(
             &format!("\nApply complete: {} steps done.", report.completed),
@@ -194,15 +179,14 @@ fn print_report(printer: &Printer, report: &ApplyReport, session: &Session) {
 }
 
 pub async fn destroy(printer: Arc<Printer>, a: DestroyArgs) -> anyhow::Result<u8> {
-    let ctx = Context::open(&a.files, "destroy", &printer).await?;
-    let mut session = ctx.session;
-    let mut plan = session.plan(Vec::new(), true, printer.as_ref()).await?;
-    attach_cost(&mut plan, session.state.as_ref());
+    let mut run = Run::open(&a.files.files(), "destroy", printer.as_ref()).await?;
+    let plan = run.plan_destroy(printer.as_ref()).await?;
+    let mut session = run.session;
     print_plan(&printer, &plan);
     let mut code = 0;
     if plan.has_changes() {
         confirm(a.auto_approve, "destroy")?;
-        code = execute(&printer, &mut session, &plan, a.parallelism, a.timeout).await?;
+        code = execute(&printer, &mut session, &plan, a.parallelism.map(|n| n as usize), a.timeout).await?;
     }
     let Leftovers { mine: left, others } = session.leftovers().await?;
     if let Some(first) = others.first() {

@@ -4,7 +4,10 @@
 mod apply;
 pub mod cost;
 mod events;
+mod limiter;
+mod observe;
 mod plan;
+mod providers;
 mod reconcile;
 mod recover;
 mod refresh;
@@ -12,15 +15,17 @@ mod retry;
 
 pub use apply::{ApplyOptions, ApplyReport, StepFailure};
 pub use events::{Event, Observer, Silent};
-pub use plan::{Plan, PlanError, Summary, PLAN_FORMAT};
-pub use refresh::{drift, refresh_all, Drift, DriftKind};
+pub use limiter::LimiterReport;
+pub use plan::{Dropped, Plan, PlanError, Summary, PLAN_FORMAT};
+pub use providers::{Providers, Unavailable};
+pub use refresh::{drift, Drift, DriftKind};
 pub use retry::RetryPolicy;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use hoist_provider::{Ownership, Provider};
+use hoist_provider::Ownership;
 use hoist_state::{Lock, State, Store};
 use serde::{Deserialize, Serialize};
 
@@ -74,11 +79,11 @@ pub struct Leftovers {
     pub others: Vec<hoist_provider::CloudResource>,
 }
 
-/// One locked run against one environment: its state, its cloud, and its settings.
+/// One locked run against one environment: its state, its providers, and its settings.
 pub struct Session {
     pub lock: Lock,
     pub state: Option<State>,
-    pub provider: Arc<dyn Provider>,
+    pub providers: Arc<Providers>,
     pub env: EnvSettings,
     pub retry: RetryPolicy,
 }
@@ -89,11 +94,24 @@ impl Session {
         store: &Store,
         operation: &str,
         env: EnvSettings,
-        provider: Arc<dyn Provider>,
+        providers: Providers,
         observer: &dyn Observer,
     ) -> anyhow::Result<Session> {
         let lock = store.lock(operation)?;
         let state = lock.load()?;
+        Self::resume(lock, state, env, providers, observer).await
+    }
+
+    /// Go on with an environment already locked and loaded: warn when its state looks older
+    /// than one this machine has seen, and finish what an interrupted run left in the journal.
+    pub async fn resume(
+        lock: Lock,
+        state: Option<State>,
+        env: EnvSettings,
+        providers: Providers,
+        observer: &dyn Observer,
+    ) -> anyhow::Result<Session> {
+        let store = lock.store();
         if let Some(s) = &state {
             if let Some(seen) = store
                 .serial_seen(&s.lineage)
@@ -113,7 +131,7 @@ impl Session {
         let mut session = Session {
             lock,
             state,
-            provider,
+            providers: Arc::new(providers),
             env,
             retry: RetryPolicy::default(),
         };
@@ -145,8 +163,17 @@ impl Session {
 
     /// What the cloud still holds tagged for this environment's name after a destroy, split
     /// into this state's own (its lineage) and another state's of the same name.
+    /// Providers configured from a resource are not asked: what they made is gone with it.
     pub async fn leftovers(&self) -> Result<Leftovers, hoist_provider::ProviderError> {
-        let tagged = self.provider.list_owned(&self.env.name).await?;
+        let lists = self
+            .providers
+            .all_ready()
+            .into_iter()
+            .map(|p| async move { p.list_owned(&self.env.name).await });
+        let mut tagged = Vec::new();
+        for list in futures::future::join_all(lists).await {
+            tagged.extend(list?);
+        }
         let lineage = self.state.as_ref().map(|s| s.lineage.as_str());
         let (mine, others) = tagged.into_iter().partition(|r| {
             r.tags

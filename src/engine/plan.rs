@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use hoist_provider::{
-    diff_attrs, Action, Address, Attrs, Change, Lifecycle, ProviderError, ReplaceOrder,
-    ResourceConfig, ResourceState,
+    diff_attrs, references, resolve_refs, Action, Address, Attrs, Change, Lifecycle,
+    ProviderError, ReplaceOrder, ResourceConfig, ResourceState,
 };
 use serde::{Deserialize, Serialize};
 
-use super::refresh::{refresh, Observations};
+use super::observe::View;
+use super::refresh::Observations;
 use super::{EnvSettings, Event, Observer, Session};
 
 /// The version tag of saved plan files.
@@ -38,6 +39,17 @@ pub struct Plan {
     /// Resources of this lineage unknown to state and not wanted: duplicates, leftovers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub orphans: Vec<ResourceState>,
+    /// Records of a provider whose source is gone: forgotten, since nothing can reach them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<Dropped>,
+}
+
+/// A record dropped from state without a call: what made it is gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub address: Address,
+    pub cloud_id: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -47,6 +59,7 @@ pub struct Summary {
     pub replace: usize,
     pub destroy: usize,
     pub adopt: usize,
+    pub forget: usize,
 }
 
 impl Plan {
@@ -62,12 +75,15 @@ impl Plan {
             }
         }
         s.adopt = self.adopted.len();
+        s.forget = self.dropped.len();
         s
     }
 
     /// Whether applying changes anything, in the cloud or in state.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp) || !self.adopted.is_empty()
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+            || !self.adopted.is_empty()
+            || !self.dropped.is_empty()
     }
 }
 
@@ -91,41 +107,24 @@ impl Session {
         refresh_first: bool,
         observer: &dyn Observer,
     ) -> Result<Plan, PlanError> {
+        self.bind(&mut desired);
         let empty = BTreeMap::new();
         let known = self.state.as_ref().map_or(&empty, |s| &s.resources);
-        let (observed, found): (Observations, _) = if refresh_first {
-            // Reading what state knows and finding what it does not, at once.
-            let all: Vec<&ResourceState> = known.values().collect();
-            let (observed, found) = futures::join!(
-                refresh(self.provider.as_ref(), &all, &self.retry, observer),
-                self.reconcile(&desired, observer)
-            );
-            // Finding what state lacks is a check: one that cannot run is a warning.
-            let found = found.unwrap_or_else(|e| {
-                observer.event(Event::Note {
-                    address: None,
-                    message: format!("warning: could not list what carries this environment's tags, so state was not reconciled with the cloud: {e}"),
-                });
-                Default::default()
-            });
-            (observed.map_err(PlanError::Refresh)?, found)
+        let view = if refresh_first {
+            self.observe(&desired, true, observer).await?
         } else {
-            let observed = known
-                .values()
-                .map(|r| {
-                    (
-                        r.address.clone(),
-                        Some(hoist_provider::Observed {
-                            cloud_id: r.cloud_id.clone(),
-                            attrs: r.attrs.clone(),
-                            outputs: r.outputs.clone(),
-                            lifecycle: Lifecycle::Ready,
-                        }),
-                    )
-                })
-                .collect();
-            (observed, Default::default())
+            View {
+                observed: recorded(known),
+                ..Default::default()
+            }
         };
+        let View {
+            observed,
+            found,
+            dropped,
+        } = view;
+        fill_known_outputs(&mut desired, known, &observed);
+        let gone: HashSet<&Address> = dropped.iter().map(|d| &d.address).collect();
         let adopted: BTreeMap<&Address, &ResourceState> =
             found.adopted.iter().map(|r| (&r.address, r)).collect();
         let mut changes = Vec::with_capacity(desired.len());
@@ -134,7 +133,11 @@ impl Session {
                 Some(a) => (Some(*a), found.observed.get(&cfg.address)),
                 None => (known.get(&cfg.address), observed.get(&cfg.address)),
             };
-            changes.push(self.change_for(cfg, prior, live.and_then(Option::as_ref)));
+            let mut change = self.change_for(cfg, prior, live.and_then(Option::as_ref));
+            if gone.contains(&cfg.address) {
+                change.reason = "gone with the resource that configures its provider".into();
+            }
+            changes.push(change);
         }
         for a in &found.adopted {
             observer.event(Event::Note {
@@ -142,13 +145,19 @@ impl Session {
                 message: format!("adopting {}: it carries this environment's ownership tags but state did not record it (an older state file may have been restored)", a.cloud_id),
             });
         }
-        propagate_replacements(&desired, &mut changes);
+        let sources: HashSet<&Address> = self.providers.sources().into_iter().map(|(_, a)| a).collect();
+        propagate_replacements(&desired, &mut changes, &sources);
         let deposed = self
             .state
             .as_ref()
             .map(|s| s.deposed.clone())
             .unwrap_or_default();
-        changes.extend(deletions(&desired, known, &found.orphans, &deposed));
+        let live_known: BTreeMap<Address, ResourceState> = known
+            .iter()
+            .filter(|(a, _)| !gone.contains(a))
+            .map(|(a, r)| (a.clone(), r.clone()))
+            .collect();
+        changes.extend(deletions(&desired, &live_known, &found.orphans, &deposed));
         self.place(&mut desired, &mut changes, observer).await?;
         Ok(Plan {
             format: PLAN_FORMAT.into(),
@@ -162,7 +171,23 @@ impl Session {
             cost: None,
             adopted: found.adopted,
             orphans: found.orphans,
+            dropped,
         })
+    }
+
+    /// Name each configuration's provider, and make it depend on what configures that
+    /// provider and on every resource whose outputs it references, so the walk orders them.
+    fn bind(&self, desired: &mut [ResourceConfig]) {
+        for cfg in desired.iter_mut() {
+            cfg.provider = self.providers.canonical(&cfg.provider).to_string();
+            let mut needs: Vec<Address> = references(&cfg.attrs).into_iter().map(|(a, _)| a).collect();
+            needs.extend(self.providers.source_of(&cfg.provider).cloned());
+            for a in needs {
+                if a != cfg.address && !cfg.depends_on.contains(&a) {
+                    cfg.depends_on.push(a);
+                }
+            }
+        }
     }
 
     fn change_for(
@@ -187,7 +212,7 @@ impl Session {
                 "new in the blueprint"
             });
         };
-        let rules = self.provider.rules(cfg.address.kind());
+        let rules = self.providers.rules(&cfg.provider, cfg.address.kind());
         let replace = |order, reason: String| Change {
             address: cfg.address.clone(),
             action: Action::Replace(order),
@@ -252,12 +277,16 @@ impl Session {
             .map(|c| c.address.clone())
             .collect();
         for cfg in desired.iter_mut().filter(|c| creating.contains(&c.address)) {
+            // A provider not configured yet has nothing to decide before its source exists.
+            let Some(provider) = self.providers.configured(&cfg.provider) else {
+                continue;
+            };
             let address = cfg.address.clone();
             let placing = self.retry.run(&address, observer, || {
                 let mut attempt = cfg.clone();
-                let owner = &owner;
+                let (owner, provider) = (&owner, provider.clone());
                 async move {
-                    self.provider
+                    provider
                         .place(&mut attempt, owner)
                         .await
                         .map(|n| (n, attempt))
@@ -342,12 +371,22 @@ fn placement_error(address: &Address, error: ProviderError) -> PlanError {
     }
 }
 
-/// A resource whose dependency is destroyed and recreated must be recreated with it.
-fn propagate_replacements(desired: &[ResourceConfig], changes: &mut [Change]) {
+/// A resource whose dependency is destroyed and recreated must be recreated with it, and so
+/// must what a provider made in a resource that configures it, however that is replaced
+/// (a new cluster starts empty).
+fn propagate_replacements(
+    desired: &[ResourceConfig],
+    changes: &mut [Change],
+    sources: &HashSet<&Address>,
+) {
     loop {
         let replaced: HashSet<Address> = changes
             .iter()
-            .filter(|c| matches!(c.action, Action::Replace(ReplaceOrder::DestroyBeforeCreate)))
+            .filter(|c| match c.action {
+                Action::Replace(ReplaceOrder::DestroyBeforeCreate) => true,
+                Action::Replace(_) | Action::Create => sources.contains(&c.address),
+                _ => false,
+            })
             .map(|c| c.address.clone())
             .collect();
         let mut changed = false;
@@ -367,5 +406,39 @@ fn propagate_replacements(desired: &[ResourceConfig], changes: &mut [Change]) {
         if !changed {
             return;
         }
+    }
+}
+
+/// What state recorded, taken as what the cloud holds (`--refresh=false`).
+fn recorded(known: &BTreeMap<Address, ResourceState>) -> Observations {
+    known
+        .values()
+        .map(|r| {
+            (
+                r.address.clone(),
+                Some(hoist_provider::Observed {
+                    cloud_id: r.cloud_id.clone(),
+                    attrs: r.attrs.clone(),
+                    outputs: r.outputs.clone(),
+                    lifecycle: Lifecycle::Ready,
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Fill in references to outputs of resources that exist; the others stay, shown as known
+/// after apply, and the apply fills them in once their resource is made.
+fn fill_known_outputs(
+    desired: &mut [ResourceConfig],
+    known: &BTreeMap<Address, ResourceState>,
+    observed: &Observations,
+) {
+    let lookup = |of: &Address, key: &str| -> Option<serde_json::Value> {
+        known.get(of)?;
+        observed.get(of)?.as_ref()?.outputs.get(key).cloned()
+    };
+    for cfg in desired {
+        resolve_refs(&mut cfg.attrs, &lookup);
     }
 }

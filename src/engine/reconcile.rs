@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use hoist_provider::{tags, Address, ProviderError, ResourceConfig, ResourceState};
+use hoist_provider::{tags, Address, Provider, ProviderError, ResourceConfig, ResourceState};
 
 use super::refresh::{refresh, Observations};
 use super::{Observer, Session};
@@ -22,10 +22,22 @@ pub(super) struct Found {
     pub observed: Observations,
 }
 
+impl Found {
+    pub fn merge(&mut self, other: Found) {
+        self.adopted.extend(other.adopted);
+        self.orphans.extend(other.orphans);
+        for (a, o) in other.observed {
+            self.observed.entry(a).or_insert(o);
+        }
+    }
+}
+
 impl Session {
+    /// What `provider` holds for this lineage that state lacks, among `desired` (its own).
     pub(super) async fn reconcile(
         &self,
-        desired: &[ResourceConfig],
+        provider: &dyn Provider,
+        desired: &[&ResourceConfig],
         observer: &dyn Observer,
     ) -> Result<Found, ProviderError> {
         let Some(state) = &self.state else {
@@ -35,7 +47,7 @@ impl Session {
         let listed = self
             .retry
             .run(&Address::new("environment", env.as_str()), observer, || {
-                self.provider.list_owned(&env)
+                provider.list_owned(&env)
             })
             .await?;
         let known: HashSet<&str> = state
@@ -45,7 +57,7 @@ impl Session {
             .map(|r| r.cloud_id.as_str())
             .collect();
         let wanted: BTreeMap<&Address, &ResourceConfig> =
-            desired.iter().map(|c| (&c.address, c)).collect();
+            desired.iter().map(|c| (&c.address, *c)).collect();
         let mut found = Found::default();
         for r in listed {
             let ours = r.tags.get(tags::LINEAGE) == Some(&state.lineage);
@@ -62,7 +74,7 @@ impl Session {
             let config = wanted.get(&address);
             let mut resource = ResourceState {
                 address: address.clone(),
-                provider: self.provider.name().into(),
+                provider: provider.name().into(),
                 cloud_id: r.cloud_id.clone(),
                 // What is asked for, overlaid below with what the cloud reports.
                 attrs: config.map(|c| c.attrs.clone()).unwrap_or_default(),
@@ -89,7 +101,7 @@ impl Session {
         // Separately: an orphan may share its address with an adopted resource.
         for list in [&mut found.adopted, &mut found.orphans] {
             let all: Vec<&ResourceState> = list.iter().collect();
-            let observed = refresh(self.provider.as_ref(), &all, &self.retry, observer).await?;
+            let observed = refresh(provider, &all, &self.retry, observer).await?;
             for r in list.iter_mut() {
                 if let Some(Some(o)) = observed.get(&r.address) {
                     if o.cloud_id == r.cloud_id {

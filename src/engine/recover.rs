@@ -27,7 +27,10 @@ impl Session {
         self.settle_deletes(&entries, &mut state, observer).await?;
         let owner = self.ownership(&state);
         for p in pending {
-            let found = self.retry.run(&p.address, observer, || self.provider.find_by_token(&p.address, &p.token, &owner)).await.map_err(|e: ProviderError| anyhow::anyhow!("cannot check whether {} was created by the interrupted run: {e}\n  = hint: the journal {} is kept; retry when the cloud answers", p.address, self.lock.store().journal_path().display()))?;
+            let Some(provider) = self.provider_in(&p.provider, &state, &p.address, observer).await? else {
+                continue;
+            };
+            let found = self.retry.run(&p.address, observer, || provider.find_by_token(&p.address, &p.token, &owner)).await.map_err(|e: ProviderError| anyhow::anyhow!("cannot check whether {} was created by the interrupted run: {e}\n  = hint: the journal {} is kept; retry when the cloud answers", p.address, self.lock.store().journal_path().display()))?;
             let Some(obs) = found else { continue };
             let entry = self.settle_found(p, obs, observer);
             Journal::replay(std::slice::from_ref(&entry), &mut state);
@@ -38,6 +41,29 @@ impl Session {
         journal.clear()?;
         self.state = Some(state);
         Ok(())
+    }
+
+    /// Provider `name` as `state` configures it; `None` (with a note) when it is configured
+    /// from a resource that state no longer has, as what it made is gone with that.
+    async fn provider_in(
+        &self,
+        name: &str,
+        state: &hoist_state::State,
+        address: &hoist_provider::Address,
+        observer: &dyn Observer,
+    ) -> anyhow::Result<Option<std::sync::Arc<dyn hoist_provider::Provider>>> {
+        let source = self.providers.source_of(name).and_then(|s| state.resources.get(s));
+        match self.providers.get(name, source).await {
+            Ok(p) => Ok(Some(p)),
+            Err(crate::engine::Unavailable::NoSource { from: source, .. }) => {
+                observer.event(Event::Note {
+                    address: Some(address.clone()),
+                    message: format!("not checked: {source}, which configures its provider, is gone, and what it held with it"),
+                });
+                Ok(None)
+            }
+            Err(e) => Err(anyhow::anyhow!("cannot finish the interrupted run's step on {address}: {e}")),
+        }
     }
 
     /// A delete the interrupted run started: forgotten once the cloud no longer has it.
@@ -62,11 +88,15 @@ impl Session {
         if records.is_empty() {
             return Ok(());
         }
+        let mut providers = Vec::new();
+        for r in &records {
+            providers.push(self.provider_in(&r.provider, state, &r.address, observer).await?);
+        }
         // One read each: a deposed record may share its address with a current one.
-        let reads = records.iter().map(|r| {
+        let reads = records.iter().zip(&providers).map(|(r, p)| {
             self.retry.run(&r.address, observer, move || async move {
-                self.provider
-                    .read_many(std::slice::from_ref(&r))
+                let Some(p) = p else { return Ok(None) };
+                p.read_many(std::slice::from_ref(&r))
                     .await
                     .pop()
                     .unwrap_or(Ok(None))
@@ -91,7 +121,10 @@ impl Session {
     /// resource it was to replace stays current.
     fn settle_found(&self, p: Pending, obs: Observed, observer: &dyn Observer) -> JournalEntry {
         let ready = obs.lifecycle == Lifecycle::Ready;
-        let multi_step = self.provider.rules(p.address.kind()).finish_by_update;
+        let multi_step = self
+            .providers
+            .rules(&p.provider, p.address.kind())
+            .finish_by_update;
         // What was asked for, overlaid with what the cloud reports of it.
         let mut attrs = p.attrs;
         let mut found = obs.into_state(p.address.clone(), &p.provider, p.depends_on);

@@ -77,13 +77,18 @@ pub struct Drift {
 
 /// Compare what the cloud reports with what hoist recorded. Fields owned by an autoscaler
 /// are not drift.
-pub fn drift(provider: &dyn Provider, state: &State, observed: &Observations) -> Vec<Drift> {
+pub fn drift(
+    providers: &super::Providers,
+    state: &State,
+    observed: &Observations,
+) -> Vec<Drift> {
     let mut out = Vec::new();
     for r in state.resources.values() {
         let kind = match observed.get(&r.address) {
             Some(None) => DriftKind::Deleted,
             Some(Some(o)) => {
-                let d = diff_attrs(&provider.rules(r.address.kind()), &r.attrs, &o.attrs);
+                let rules = providers.rules(&r.provider, r.address.kind());
+                let d = diff_attrs(&rules, &r.attrs, &o.attrs);
                 if d.diffs.is_empty() {
                     continue;
                 }
@@ -108,19 +113,4 @@ pub fn drift(provider: &dyn Provider, state: &State, observed: &Observations) ->
         });
     }
     out
-}
-
-/// Refresh with a session's provider and retry policy.
-pub async fn refresh_all(
-    session: &super::Session,
-    resources: &[&ResourceState],
-    observer: &dyn Observer,
-) -> Result<Observations, ProviderError> {
-    refresh(
-        session.provider.as_ref(),
-        resources,
-        &session.retry,
-        observer,
-    )
-    .await
 }

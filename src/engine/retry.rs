@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use hoist_provider::{Address, Lifecycle, Observed, Provider, ProviderError, ResourceState};
 use rand::Rng;
 
+use super::limiter::Limiter;
 use super::{Event, Observer};
 
 /// How hard to retry. Throttling and transient errors get `attempts` tries with exponential
@@ -22,6 +23,8 @@ pub struct RetryPolicy {
     pub wait_timeout: Duration,
     pub deadline: Option<Instant>,
     pub cancel: Option<Arc<AtomicBool>>,
+    /// The provider's adaptive limiter: each attempt holds a permit while in flight.
+    pub limiter: Option<Arc<Limiter>>,
 }
 
 impl Default for RetryPolicy {
@@ -33,6 +36,7 @@ impl Default for RetryPolicy {
             wait_timeout: Duration::from_secs(600),
             deadline: None,
             cancel: None,
+            limiter: None,
         }
     }
 }
@@ -56,6 +60,32 @@ impl RetryPolicy {
             deadline: Some(self.deadline.map_or(deadline, |d| d.min(deadline))),
             ..self.clone()
         }
+    }
+
+    /// This policy with every attempt going through `limiter`.
+    pub fn limited(mut self, limiter: Option<Arc<Limiter>>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// One attempt, holding a permit of the limiter (if any) while in flight, and telling it
+    /// how the call went.
+    async fn attempt<T, Fut>(&self, call: Fut) -> Result<T, ProviderError>
+    where
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let Some(limiter) = &self.limiter else {
+            return call.await;
+        };
+        let permit = limiter.acquire().await;
+        let result = call.await;
+        drop(permit);
+        match &result {
+            Ok(_) => limiter.succeeded(),
+            Err(ProviderError::Throttled { .. }) => limiter.throttled(),
+            Err(_) => {}
+        }
+        result
     }
 
     fn cancelled(&self) -> bool {
@@ -118,7 +148,7 @@ impl RetryPolicy {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            match call().await {
+            match self.attempt(call()).await {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_retryable() => {
                     attempt += 1;

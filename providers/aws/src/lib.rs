@@ -46,8 +46,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hoist_provider::{
-    Address, Attrs, CloudModel, CloudResource, EnvSpec, KindRules, Lifecycle, Observed, Ownership,
-    Provider, ProviderError, ResourceConfig, ResourceState, SpecProblem, StepContext,
+    Address, Attrs, CloudResource, KindRules, Lifecycle, Observed, Ownership,
+    Provider, ProviderError, ResourceConfig, ResourceState, StepContext,
 };
 use serde_json::Value;
 
@@ -242,6 +242,14 @@ pub(crate) fn token_name(prefix: &str, token: &str) -> String {
 
 #[async_trait]
 impl Provider for AwsProvider {
+    /// EKS and EC2 throttle per account and API at a few to tens of calls a second.
+    fn concurrency(&self) -> hoist_provider::Concurrency {
+        hoist_provider::Concurrency {
+            initial: 8,
+            max: 32,
+        }
+    }
+
     fn name(&self) -> &str {
         "aws"
     }
@@ -382,14 +390,20 @@ impl Provider for AwsProvider {
     }
 }
 
-impl CloudModel for AwsProvider {
-    fn zones(&self, region: &str) -> Option<Vec<String>> {
-        AwsModel.zones(region)
+#[async_trait]
+impl hoist_provider::Cloud for AwsModel {
+    fn name(&self) -> &'static str {
+        "aws"
     }
-    fn regions(&self) -> Vec<String> {
-        AwsModel.regions()
-    }
-    fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
-        AwsModel.expand(spec)
+
+    /// AWS in the blueprint's region, with the standard credential chain (or `profile`).
+    async fn connect(
+        &self,
+        settings: &hoist_provider::ProviderSettings,
+    ) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
+        let profile = settings.options.get("profile").map(String::as_str);
+        Ok(std::sync::Arc::new(
+            AwsProvider::connect(&settings.region, profile).await?,
+        ))
     }
 }

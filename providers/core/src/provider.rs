@@ -2,6 +2,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
+use std::sync::Arc;
+
 use crate::{
     Address, CloudModel, CloudResource, KindRules, Observed, Ownership, ProviderError,
     ResourceConfig, ResourceState,
@@ -21,12 +23,18 @@ pub struct StepContext {
 
 /// A cloud. Methods take one resource (or a batch of the same call) and never a blueprint or plan.
 #[async_trait]
-pub trait Provider: CloudModel + Send + Sync {
+pub trait Provider: Send + Sync {
     /// The provider's name as written in state (`sim`, `aws`, ...).
     fn name(&self) -> &str;
 
     /// How attributes of `kind` are compared.
     fn rules(&self, kind: &str) -> KindRules;
+
+    /// How many calls this cloud takes at once before it throttles: the engine starts at
+    /// `initial`, widens while calls succeed and halves on throttling, never past `max`.
+    fn concurrency(&self) -> Concurrency {
+        Concurrency::default()
+    }
 
     /// Read many resources; one answer per input, in order. `Ok(None)` means gone.
     /// Providers batch by kind where the cloud allows.
@@ -76,4 +84,55 @@ pub trait Provider: CloudModel + Send + Sync {
 
     /// Everything in the cloud tagged with `hoist-env = env`.
     async fn list_owned(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError>;
+}
+
+/// A provider's concurrency limits, for the engine's adaptive limiter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Concurrency {
+    pub initial: usize,
+    pub max: usize,
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Self {
+            initial: 16,
+            max: 64,
+        }
+    }
+}
+
+/// What a provider is opened with: the region and the blueprint's `provider` options for it
+/// (`profile`, `latency`, ...), each cloud reading the ones it knows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProviderSettings {
+    pub region: String,
+    pub options: BTreeMap<String, String>,
+}
+
+/// A cloud as hoist registers it: what it knows offline (its [`CloudModel`]) and how to
+/// connect. Adding a cloud is one crate with one of these, and one line in the registry.
+#[async_trait]
+pub trait Cloud: CloudModel {
+    /// The name blueprints use (`cloud: aws`) and state records.
+    fn name(&self) -> &'static str;
+
+    /// Open the cloud's API: credentials resolved once, so a missing one is a clear error.
+    async fn connect(&self, settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ProviderError>;
+}
+
+/// A provider that can only be made once another resource of the same run exists: the
+/// Kubernetes layer is configured from its cluster's endpoint and credentials. The engine
+/// creates or reads `source` first, then configures this for the rest of the walk; when the
+/// source is gone, so is everything this provider made.
+#[async_trait]
+pub trait ProviderFactory: Send + Sync {
+    /// The name the resources of this provider record (`ResourceConfig::provider`).
+    fn name(&self) -> &str;
+
+    /// The resource whose outputs configure it.
+    fn source(&self) -> &Address;
+
+    /// A provider talking to what `source` (as last recorded, with its outputs) serves.
+    async fn configure(&self, source: &ResourceState) -> Result<Arc<dyn Provider>, ProviderError>;
 }

@@ -12,6 +12,9 @@ pub type Attrs = BTreeMap<String, Value>;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceConfig {
     pub address: Address,
+    /// The provider that makes it (its registered name); empty means the environment's cloud.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub provider: String,
     pub attrs: Attrs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<Address>,
@@ -25,6 +28,7 @@ impl ResourceConfig {
     pub fn new(address: Address, attrs: Attrs, depends_on: Vec<Address>) -> Self {
         Self {
             address,
+            provider: String::new(),
             attrs,
             depends_on,
             placement: Attrs::new(),

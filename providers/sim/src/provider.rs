@@ -303,6 +303,14 @@ fn kind_rules(kind: &str) -> KindRules {
 
 #[async_trait]
 impl Provider for SimCloud {
+    /// SQLite takes many readers and one writer: wide, but not without bound.
+    fn concurrency(&self) -> hoist_provider::Concurrency {
+        hoist_provider::Concurrency {
+            initial: 32,
+            max: 256,
+        }
+    }
+
     fn name(&self) -> &str {
         "sim"
     }

@@ -38,14 +38,30 @@ impl CloudModel for SimModel {
     }
 }
 
-impl CloudModel for SimCloud {
-    fn zones(&self, region: &str) -> Option<Vec<String>> {
-        SimModel.zones(region)
+#[async_trait::async_trait]
+impl hoist_provider::Cloud for SimModel {
+    fn name(&self) -> &'static str {
+        "sim"
     }
-    fn regions(&self) -> Vec<String> {
-        SimModel.regions()
-    }
-    fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
-        SimModel.expand(spec)
+
+    /// The simulated cloud in `HOIST_SIM_DIR` (or the user's data dir), at the latency
+    /// `HOIST_SIM_LATENCY` or the blueprint's `latency` asks for (`demo` by default).
+    async fn connect(
+        &self,
+        settings: &hoist_provider::ProviderSettings,
+    ) -> Result<std::sync::Arc<dyn hoist_provider::Provider>, hoist_provider::ProviderError> {
+        let invalid = |what: &str, e: String| hoist_provider::ProviderError::Invalid(format!("{what}: {e}"));
+        let latency: crate::LatencyProfile = match std::env::var("HOIST_SIM_LATENCY") {
+            Ok(v) if !v.is_empty() => v.parse().map_err(|e| invalid("HOIST_SIM_LATENCY", e))?,
+            _ => settings
+                .options
+                .get("latency")
+                .map_or("demo", String::as_str)
+                .parse()
+                .map_err(|e| invalid("provider.latency", e))?,
+        };
+        let cloud = SimCloud::open(&SimCloud::default_dir(), latency)
+            .map_err(|e| hoist_provider::ProviderError::Fatal(e.to_string()))?;
+        Ok(std::sync::Arc::new(cloud))
     }
 }

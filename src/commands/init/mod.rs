@@ -32,7 +32,7 @@ pub fn init(printer: &Printer, args: InitArgs) -> anyhow::Result<u8> {
     let text = answers.render();
     // The file must validate and resolve before it is written.
     let bp = hoist_blueprint::parse(&args.file, &text, &Default::default())?;
-    super::expand_offline(&bp)?;
+    crate::ops::expand_offline(&bp)?;
     write_atomically(&args.file, &text)?;
     let (now, max) = answers.hourly();
     let file = args.file.display();

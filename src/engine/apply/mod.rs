@@ -17,19 +17,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hoist_provider::{
-    Action, Address, Ownership, Provider, ReplaceOrder, ResourceConfig, ResourceState, StepContext,
+    resolve_refs, Action, Address, Ownership, Provider, ReplaceOrder, ResourceConfig,
+    ResourceState, StepContext,
 };
 use hoist_state::{Journal, JournalEntry, State};
 use serde::Serialize;
 
-use super::{Observer, Plan, RetryPolicy, Session};
+use super::{Event, LimiterReport, Observer, Plan, Providers, RetryPolicy, Session};
 use walk::run_phase;
 
 /// A step's deadline when its provider sets none.
 const DEFAULT_STEP_SECS: u64 = 30 * 60;
 
 pub struct ApplyOptions {
-    pub parallelism: usize,
+    /// At most this many steps and calls at once (`--parallelism`); `None` lets each
+    /// provider's limiter find how wide the cloud allows.
+    pub parallelism: Option<usize>,
     /// Set by the first Ctrl-C: start nothing new; running steps finish their calls but stop
     /// waiting and retrying.
     pub cancel: Arc<AtomicBool>,
@@ -50,6 +53,8 @@ pub struct ApplyReport {
     pub skipped: Vec<StepFailure>,
     pub not_started: Vec<Address>,
     pub interrupted: bool,
+    /// How each provider's concurrency adapted.
+    pub concurrency: Vec<LimiterReport>,
 }
 
 impl ApplyReport {
@@ -77,6 +82,14 @@ pub(super) enum Step {
 }
 
 impl Step {
+    /// The provider that carries it out.
+    pub(super) fn provider(&self) -> &str {
+        match self {
+            Step::Create { config, .. } | Step::Update { config, .. } => &config.provider,
+            Step::Delete { prior } => &prior.provider,
+        }
+    }
+
     pub(super) fn address(&self) -> &Address {
         match self {
             Step::Create { config, .. } | Step::Update { config, .. } => &config.address,
@@ -94,7 +107,7 @@ pub(super) enum Outcome {
 
 /// What the steps of one apply share.
 pub(super) struct Shared {
-    provider: Arc<dyn Provider>,
+    providers: Arc<Providers>,
     state: Mutex<State>,
     journal: Journal,
     observer: Arc<dyn Observer>,
@@ -107,6 +120,34 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// Provider `name`, configured from its source's record in state when it needs one.
+    async fn provider(&self, name: &str) -> Result<Arc<dyn Provider>, String> {
+        let source = self.providers.source_of(name).and_then(|s| {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.resources.get(s).cloned()
+        });
+        self.providers
+            .get(name, source.as_ref())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// `config` with every reference to another resource's outputs filled in from state;
+    /// its dependencies are done, so a reference that cannot be filled is an error.
+    fn resolved(&self, mut config: ResourceConfig) -> Result<ResourceConfig, String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let missing = resolve_refs(&mut config.attrs, &|of, key| {
+            state.resources.get(of)?.outputs.get(key).cloned()
+        });
+        match missing.first() {
+            None => Ok(config),
+            Some((of, key)) => Err(format!(
+                "{} needs output `{key}` of {of}, which {of} does not have",
+                config.address
+            )),
+        }
+    }
+
     /// What a create or update of `config` gets: its token, tags and its dependencies' state.
     fn context(&self, config: &ResourceConfig, token: String) -> StepContext {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -155,8 +196,11 @@ impl Session {
         }
         let mut retry = self.retry.clone();
         retry.cancel = Some(opts.cancel.clone());
+        if let Some(n) = opts.parallelism {
+            self.providers.cap(n);
+        }
         let shared = Arc::new(Shared {
-            provider: self.provider.clone(),
+            providers: self.providers.clone(),
             owner: self.ownership(&state),
             state: Mutex::new(state),
             journal: self.lock.journal(),
@@ -166,6 +210,19 @@ impl Session {
             timeout: opts.timeout,
             unresolved: Mutex::new(HashSet::new()),
         });
+        // What is gone with the resource that configured its provider is forgotten first.
+        for d in &plan.dropped {
+            shared.observer.event(Event::Note {
+                address: Some(d.address.clone()),
+                message: d.reason.clone(),
+            });
+            shared
+                .record(JournalEntry::Removed {
+                    address: d.address.clone(),
+                    cloud_id: d.cloud_id.clone(),
+                })
+                .map_err(anyhow::Error::msg)?;
+        }
         // Resources found by their ownership tags that state had lost are recorded first.
         for resource in &plan.adopted {
             shared
@@ -204,6 +261,7 @@ impl Session {
             }
         }
         report.interrupted = opts.cancel.load(Ordering::SeqCst);
+        report.concurrency = self.providers.concurrency_report();
         let mut state = shared
             .state
             .lock()

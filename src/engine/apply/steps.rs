@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use hoist_provider::{
-    Action, Address, Lifecycle, Observed, ProviderError, ReplaceOrder, ResourceConfig,
+    Action, Address, Lifecycle, Observed, Provider, ProviderError, ReplaceOrder, ResourceConfig,
     ResourceState,
 };
 use hoist_state::JournalEntry;
@@ -38,11 +38,20 @@ pub(super) async fn run_step(shared: &Shared, step: Step) -> Outcome {
         action,
         verb,
     });
-    let policy = shared.policy_for(&address, started);
-    let result = match step {
-        Step::Create { config, deposing } => create(shared, &policy, config, deposing).await,
-        Step::Update { config, prior } => update(shared, &policy, config, prior).await,
-        Step::Delete { prior } => delete(shared, &policy, prior).await,
+    let result = match shared.provider(step.provider()).await {
+        Ok(provider) => {
+            let on = On {
+                shared,
+                policy: shared.policy_for(provider.as_ref(), &address, started),
+                provider: provider.as_ref(),
+            };
+            match step {
+                Step::Create { config, deposing } => create(&on, config, deposing).await,
+                Step::Update { config, prior } => update(&on, config, prior).await,
+                Step::Delete { prior } => delete(&on, prior).await,
+            }
+        }
+        Err(e) => Err(e),
     };
     match result {
         Ok(cloud_id) => {
@@ -69,31 +78,42 @@ pub(super) async fn run_step(shared: &Shared, step: Step) -> Outcome {
     }
 }
 
+/// What one step works with: the apply's shared parts, its provider and its retry policy.
+struct On<'a> {
+    shared: &'a Shared,
+    provider: &'a dyn Provider,
+    policy: RetryPolicy,
+}
+
 impl Shared {
-    /// The retry policy of one step: its deadline from `--timeout` or the provider's default.
-    fn policy_for(&self, address: &Address, started: Instant) -> RetryPolicy {
-        let secs = match self.provider.rules(address.kind()).timeout_secs {
+    /// The retry policy of one step: its deadline from `--timeout` or the provider's default,
+    /// every call through the provider's limiter.
+    fn policy_for(&self, provider: &dyn Provider, address: &Address, started: Instant) -> RetryPolicy {
+        let secs = match provider.rules(address.kind()).timeout_secs {
             0 => super::DEFAULT_STEP_SECS,
             s => s,
         };
         let limit = self.timeout.unwrap_or(Duration::from_secs(secs));
-        self.retry.until(started + limit)
+        self.retry
+            .until(started + limit)
+            .limited(self.providers.limiter(provider.name()))
     }
 }
 
 async fn create(
-    shared: &Shared,
-    policy: &RetryPolicy,
-    mut config: ResourceConfig,
+    on: &On<'_>,
+    config: ResourceConfig,
     deposing: Option<ResourceState>,
 ) -> Result<String, String> {
+    let (shared, policy) = (on.shared, &on.policy);
+    let mut config = shared.resolved(config)?;
     let address = config.address.clone();
     let replaces = deposing.map(|old| old.cloud_id);
     let token = uuid::Uuid::new_v4().to_string();
     shared.record(JournalEntry::Intent {
         address: address.clone(),
         token: token.clone(),
-        provider: shared.provider.name().into(),
+        provider: on.provider.name().into(),
         depends_on: config.depends_on.clone(),
         attrs: config.attrs.clone(),
         replaces: replaces.clone(),
@@ -105,7 +125,7 @@ async fn create(
     let made = loop {
         let attempt = policy
             .run(&address, shared.observer.as_ref(), || {
-                shared.provider.create(&config, &ctx)
+                on.provider.create(&config, &ctx)
             })
             .await;
         match attempt {
@@ -125,18 +145,18 @@ async fn create(
                 );
                 if let Err(why) = moved {
                     let e = ProviderError::Fatal(why.clone());
-                    resolve_failed(shared, policy, &config, &token, &replaces, &e).await?;
+                    resolve_failed(on, &config, &token, &replaces, &e).await?;
                     return Err(why);
                 }
             }
             Err(e) => {
-                resolve_failed(shared, policy, &config, &token, &replaces, &e).await?;
+                resolve_failed(on, &config, &token, &replaces, &e).await?;
                 return Err(e.to_string());
             }
         }
     };
     failpoint("after-create", &address);
-    let cloud_id = settle(shared, policy, made, &config, replaces).await;
+    let cloud_id = settle(on, made, &config, replaces).await;
     shared.pending(&token, false);
     let cloud_id = cloud_id?;
     failpoint("after-save", &address);
@@ -191,24 +211,24 @@ fn fail_over(
 /// After a failed create, find by token what the cloud may have made anyway (a lost answer
 /// on the last try) and record it, so that no resource is left that no state knows.
 async fn resolve_failed(
-    shared: &Shared,
-    policy: &RetryPolicy,
+    on: &On<'_>,
     config: &ResourceConfig,
     token: &str,
     replaces: &Option<String>,
     error: &ProviderError,
 ) -> Result<(), String> {
-    let address = &config.address;
-    let found = policy
+    let (shared, address) = (on.shared, &config.address);
+    let found = on
+        .policy
         .run(address, shared.observer.as_ref(), || {
-            shared.provider.find_by_token(address, token, &shared.owner)
+            on.provider.find_by_token(address, token, &shared.owner)
         })
         .await;
     match found {
         Ok(Some(o)) => {
             let mut resource = o.into_state(
                 address.clone(),
-                shared.provider.name(),
+                on.provider.name(),
                 config.depends_on.clone(),
             );
             resource.attrs = config.attrs.clone();
@@ -235,16 +255,16 @@ async fn resolve_failed(
 /// Record what a create or update made as soon as the call returned, wait until it is ready,
 /// then record it as ready. A replacement takes over only then.
 async fn settle(
-    shared: &Shared,
-    policy: &RetryPolicy,
+    on: &On<'_>,
     made: Observed,
     config: &ResourceConfig,
     replaces: Option<String>,
 ) -> Result<String, String> {
+    let shared = on.shared;
     let ready = made.lifecycle == Lifecycle::Ready;
     let mut resource = made.into_state(
         config.address.clone(),
-        shared.provider.name(),
+        on.provider.name(),
         config.depends_on.clone(),
     );
     let cloud_id = resource.cloud_id.clone();
@@ -256,10 +276,10 @@ async fn settle(
             replaces: replaces.clone(),
         })?;
         let now = wait_for(
-            shared.provider.as_ref(),
+            on.provider,
             &resource,
             &IsReady,
-            policy,
+            &on.policy,
             shared.observer.as_ref(),
         )
         .await
@@ -274,26 +294,25 @@ async fn settle(
 }
 
 async fn update(
-    shared: &Shared,
-    policy: &RetryPolicy,
+    on: &On<'_>,
     config: ResourceConfig,
     prior: ResourceState,
 ) -> Result<String, String> {
+    let shared = on.shared;
+    let config = shared.resolved(config)?;
     let ctx = shared.context(&config, uuid::Uuid::new_v4().to_string());
-    let made = policy
+    let made = on
+        .policy
         .run(&prior.address, shared.observer.as_ref(), || {
-            shared.provider.update(&prior, &config, &ctx)
+            on.provider.update(&prior, &config, &ctx)
         })
         .await
         .map_err(|e| e.to_string())?;
-    settle(shared, policy, made, &config, None).await
+    settle(on, made, &config, None).await
 }
 
-async fn delete(
-    shared: &Shared,
-    policy: &RetryPolicy,
-    prior: ResourceState,
-) -> Result<String, String> {
+async fn delete(on: &On<'_>, prior: ResourceState) -> Result<String, String> {
+    let (shared, policy) = (on.shared, &on.policy);
     shared.record(JournalEntry::Deleting {
         address: prior.address.clone(),
         cloud_id: prior.cloud_id.clone(),
@@ -303,7 +322,7 @@ async fn delete(
     shared.pending(&settled, true);
     let notes = policy
         .run(&prior.address, shared.observer.as_ref(), || {
-            shared.provider.delete(&prior)
+            on.provider.delete(&prior)
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -315,7 +334,7 @@ async fn delete(
     }
     failpoint("after-delete", &prior.address);
     wait_for(
-        shared.provider.as_ref(),
+        on.provider,
         &prior,
         &IsGone,
         policy,

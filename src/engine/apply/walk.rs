@@ -62,7 +62,9 @@ pub(super) async fn run_phase(
     let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
     let mut running = tokio::task::JoinSet::new();
     loop {
-        while running.len() < opts.parallelism.max(1) && !opts.cancel.load(Ordering::SeqCst) {
+        while running.len() < opts.parallelism.unwrap_or(usize::MAX).max(1)
+            && !opts.cancel.load(Ordering::SeqCst)
+        {
             let Some(i) = ready.pop_front() else { break };
             let blocker = pre[i]
                 .iter()

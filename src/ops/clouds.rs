@@ -1,0 +1,50 @@
+//! The clouds this build of hoist knows. Adding one is its crate (with a [`Cloud`]), a cargo
+//! feature, and one line in [`clouds`].
+
+use std::sync::Arc;
+
+use hoist_provider::{Cloud, Provider, ProviderSettings};
+
+use crate::engine::{EnvSettings, Providers};
+
+/// Every registered cloud.
+pub fn clouds() -> Vec<&'static dyn Cloud> {
+    vec![
+        &hoist_sim::SimModel,
+        #[cfg(feature = "aws")]
+        &hoist_aws::AwsModel,
+    ]
+}
+
+/// The cloud named `name` (`cloud:` in a blueprint), when this build has it.
+pub fn cloud(name: &str) -> Option<&'static dyn Cloud> {
+    clouds().into_iter().find(|c| c.name() == name)
+}
+
+/// What a cloud is opened with, from the environment's settings.
+pub fn settings(env: &EnvSettings) -> ProviderSettings {
+    let mut options = std::collections::BTreeMap::new();
+    if let Some(l) = &env.latency {
+        options.insert("latency".to_string(), l.clone());
+    }
+    if let Some(p) = &env.profile {
+        options.insert("profile".to_string(), p.clone());
+    }
+    ProviderSettings {
+        region: env.region.clone(),
+        options,
+    }
+}
+
+/// Connect to the environment's cloud: the run's primary provider.
+pub async fn connect(env: &EnvSettings) -> anyhow::Result<Arc<dyn Provider>> {
+    let Some(cloud) = cloud(&env.cloud) else {
+        anyhow::bail!("the `{}` provider is not part of this build of hoist\n  = hint: use `cloud: sim` to try hoist without an account, or build with the `{}` feature", env.cloud, env.cloud);
+    };
+    Ok(cloud.connect(&settings(env)).await?)
+}
+
+/// The providers of a run on `env`: its cloud (later layers register here too).
+pub async fn providers(env: &EnvSettings) -> anyhow::Result<Providers> {
+    Ok(Providers::new(connect(env).await?))
+}

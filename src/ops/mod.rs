@@ -1,0 +1,232 @@
+//! Opening a run, as library code beside the engine: blueprint → spec → accelerator
+//! resolution → the cloud's expansion → locked state → providers → recovered session, then
+//! plan with cost and the budget gate. Commands translate their arguments into one of these
+//! calls, as cargo's commands call its `ops`.
+
+mod budget;
+pub mod clouds;
+
+pub use budget::{attach_cost, check_budget};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hoist_blueprint::Blueprint;
+use hoist_provider::{Address, CloudModel, EnvSpec, ResourceConfig};
+use hoist_state::{State, Store};
+
+use crate::engine::{EnvSettings, Observer, Plan, Session};
+
+/// Where a run's blueprint and state are.
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub blueprint: PathBuf,
+    /// Default: `.hoist/` beside the blueprint.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Decisions made while resolving accelerators, each about one resource, shown with the plan.
+pub type Notes = Vec<(Address, String)>;
+
+/// The process environment, for `{{ env.X }}`.
+fn env_vars() -> BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+pub fn load_blueprint(files: &Files) -> anyhow::Result<Blueprint> {
+    Ok(hoist_blueprint::load(&files.blueprint, &env_vars())?)
+}
+
+/// The state store for `env`: `state_dir`, else `.hoist/` beside the blueprint.
+pub fn store(files: &Files, env: &str) -> Store {
+    let dir = files
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| beside(&files.blueprint).join(".hoist"));
+    Store::new(dir, env).with_marks(data_dir().join("lineages"))
+}
+
+/// hoist's per-user data: `$HOIST_DATA_DIR`, else the XDG data directory.
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HOIST_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("hoist")
+}
+
+fn beside(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// A blueprint's spec and resources, expanded against static facts: no cloud, no state.
+struct Expansion {
+    spec: EnvSpec,
+    resolved: EnvSpec,
+    desired: Vec<ResourceConfig>,
+    notes: Notes,
+}
+
+fn model(blueprint: &Blueprint) -> Option<&'static dyn CloudModel> {
+    clouds::cloud(blueprint.cloud.as_str()).map(|c| c as &dyn CloudModel)
+}
+
+impl Expansion {
+    /// Every problem located in the blueprint.
+    fn offline(blueprint: &Blueprint) -> anyhow::Result<Option<Expansion>> {
+        let Some(model) = model(blueprint) else {
+            return Ok(None);
+        };
+        let spec = blueprint.spec(model)?;
+        let mut resolved = spec.clone();
+        let notes = crate::resolve::resolve_pools(blueprint, &mut resolved, None)?;
+        let desired = expand_spec(blueprint, model, &resolved)?;
+        Ok(Some(Expansion {
+            spec,
+            resolved,
+            desired,
+            notes,
+        }))
+    }
+
+    /// Again knowing state, so pools keep the instance type they already run on; expanded a
+    /// second time only when that changed a pool.
+    fn with_state(mut self, blueprint: &Blueprint, prior: Option<&State>) -> anyhow::Result<Self> {
+        let Some(prior) = prior else {
+            return Ok(self);
+        };
+        let mut resolved = self.spec.clone();
+        self.notes = crate::resolve::resolve_pools(blueprint, &mut resolved, Some(prior))?;
+        if resolved != self.resolved {
+            let model = model(blueprint).expect("expanded offline with this model");
+            self.desired = expand_spec(blueprint, model, &resolved)?;
+            self.resolved = resolved;
+        }
+        Ok(self)
+    }
+}
+
+fn expand_spec(
+    blueprint: &Blueprint,
+    model: &dyn CloudModel,
+    spec: &EnvSpec,
+) -> anyhow::Result<Vec<ResourceConfig>> {
+    let mut desired = model
+        .expand(spec)
+        .map_err(|problems| blueprint.locate(problems))?;
+    for c in &mut desired {
+        c.provider = spec.cloud.clone();
+    }
+    Ok(desired)
+}
+
+/// Expand a blueprint against static facts only: no cloud, no state.
+pub fn expand_offline(blueprint: &Blueprint) -> anyhow::Result<Vec<ResourceConfig>> {
+    Ok(Expansion::offline(blueprint)?
+        .map(|e| e.desired)
+        .unwrap_or_default())
+}
+
+/// A blueprint-driven run: the blueprint, its resources, and a locked, recovered session.
+pub struct Run {
+    pub blueprint: Blueprint,
+    pub desired: Vec<ResourceConfig>,
+    pub session: Session,
+    pub notes: Notes,
+}
+
+impl Run {
+    /// Check the blueprint (a bad one never opens the cloud or touches state), lock and load
+    /// its state, connect its providers and finish what an interrupted run left.
+    pub async fn open(
+        files: &Files,
+        operation: &str,
+        observer: &dyn Observer,
+    ) -> anyhow::Result<Run> {
+        let blueprint = load_blueprint(files)?;
+        let env = EnvSettings::from_blueprint(&blueprint);
+        let expansion = Expansion::offline(&blueprint)?;
+        let lock = store(files, &blueprint.name).lock(operation)?;
+        let state = lock.load()?;
+        let (desired, notes) = match expansion {
+            Some(e) => {
+                let e = e.with_state(&blueprint, state.as_ref())?;
+                (e.desired, e.notes)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let providers = clouds::providers(&env).await?;
+        let session = Session::resume(lock, state, env, providers, observer).await?;
+        Ok(Run {
+            blueprint,
+            desired,
+            session,
+            notes,
+        })
+    }
+
+    /// Plan the blueprint's resources (moved into the plan, not copied), with the resolution
+    /// notes on their changes and the cost; refused over budget.
+    pub async fn plan(&mut self, refresh: bool, observer: &dyn Observer) -> anyhow::Result<Plan> {
+        let desired = std::mem::take(&mut self.desired);
+        let mut plan = self.session.plan(desired, refresh, observer).await?;
+        for (address, note) in &self.notes {
+            if let Some(change) = plan
+                .changes
+                .iter_mut()
+                .find(|c| &c.address == address && c.action != hoist_provider::Action::NoOp)
+            {
+                change.notes.insert(0, note.clone());
+            }
+        }
+        attach_cost(&mut plan, self.session.state.as_ref());
+        Ok(plan)
+    }
+
+    /// The plan that destroys everything state records, with what it saves.
+    pub async fn plan_destroy(&mut self, observer: &dyn Observer) -> anyhow::Result<Plan> {
+        let mut plan = self.session.plan(Vec::new(), true, observer).await?;
+        attach_cost(&mut plan, self.session.state.as_ref());
+        Ok(plan)
+    }
+}
+
+/// Open the session a saved plan was made against, refusing it when state moved since.
+pub async fn open_saved(
+    files: &Files,
+    plan: &Plan,
+    plan_path: &Path,
+    observer: &dyn Observer,
+) -> anyhow::Result<Session> {
+    let providers = clouds::providers(&plan.env).await?;
+    let session = Session::open(
+        &store(files, &plan.env.name),
+        "apply",
+        plan.env.clone(),
+        providers,
+        observer,
+    )
+    .await?;
+    let (lineage, serial) = (
+        session.state.as_ref().map(|s| s.lineage.clone()),
+        session.state.as_ref().map(|s| s.serial),
+    );
+    if lineage != plan.lineage || serial != plan.serial {
+        anyhow::bail!(
+            "the saved plan {} is stale: it was made against state {} serial {}, but the state is now {} serial {}\n  = hint: something changed the environment since; run `hoist plan --out {}` again",
+            plan_path.display(),
+            plan.lineage.as_deref().unwrap_or("(none)"),
+            plan.serial.map_or("-".into(), |s| s.to_string()),
+            lineage.as_deref().unwrap_or("(none)"),
+            serial.map_or("-".into(), |s| s.to_string()),
+            plan_path.display()
+        );
+    }
+    Ok(session)
+}
