@@ -282,11 +282,14 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         ));
     }
     let s = plan.summary();
-    let extra = [(s.adopt, "to adopt into state"), (s.forget, "to forget from state")]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!(", {n} {what}"))
-        .collect::<String>();
+    let extra = [
+        (s.adopt, "to adopt into state"),
+        (s.forget, "to forget from state"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!(", {n} {what}"))
+    .collect::<String>();
     out.push(String::new());
     out.push(paint(
         color,

@@ -42,6 +42,23 @@ pub fn resolve_pools(
     Ok(notes)
 }
 
+/// Whether resolving `spec` again knowing `prior` would change nothing: every pool that
+/// state records already runs the type (and spot alternatives) this resolution chose, in all
+/// of its zones. Conservative: `false` sends the caller to the full resolution.
+pub fn settled_by(spec: &EnvSpec, prior: &State) -> bool {
+    spec.node_pools.iter().all(|ps| {
+        let Some(before) = prior.resources.get(&Address::new("node_pool", &ps.name)) else {
+            return true;
+        };
+        let same_type = before.attrs.get("instance_type").and_then(Value::as_str)
+            == Some(ps.instance_type.as_str());
+        let spot = ps.capacity == hoist_provider::Capacity::Spot;
+        same_type
+            && ps.placement_zones.is_none()
+            && (!spot || kept_alternatives(Some(before), &ps.instance_type) == ps.alternatives)
+    })
+}
+
 fn accelerator_of(o: &Offering) -> Option<AcceleratorInfo> {
     (!o.accelerator.is_empty()).then(|| AcceleratorInfo {
         name: o.accelerator.clone(),

@@ -147,7 +147,7 @@ pub fn parse(
             hint: None,
         }])
     })?;
-    let spans = model::Spans::from_tree(&tree);
+    let spans = model::Spans::from_tree(tree);
     model::validate(file, spans, origin.clone()).map_err(|p| origin.diagnostics(p))
 }
 

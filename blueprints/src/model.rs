@@ -1,7 +1,7 @@
 //! The validated blueprint: what the engine works with. Every check here reports all of its
 //! problems at once, each located at the value at fault.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use hoist_provider::{AccessGrant, Ipv4Cidr, NatMode};
 
@@ -95,52 +95,77 @@ pub struct Component {
     pub version: Option<String>,
 }
 
-/// Where each value of the file was written, by path (`node_pools[0].min`).
-#[derive(Debug, Clone, Default)]
-pub struct Spans(HashMap<String, Pos>);
+/// Where each value of the file was written, found by path (`node_pools[0].min`, or
+/// `labels.team#key` for a key) in the parsed tree, only when an error needs it.
+#[derive(Debug, Clone)]
+pub struct Spans(std::sync::Arc<Node>);
+
+impl Default for Spans {
+    fn default() -> Self {
+        Spans(std::sync::Arc::new(Node {
+            value: Value::Null,
+            pos: Pos { line: 1, col: 1 },
+            templated: false,
+        }))
+    }
+}
 
 impl Spans {
-    pub fn from_tree(root: &Node) -> Self {
-        let mut map = HashMap::new();
-        fn walk(node: &Node, path: String, map: &mut HashMap<String, Pos>) {
-            match &node.value {
-                Value::Map(entries) => {
-                    for (k, v) in entries {
-                        let child = if path.is_empty() {
-                            k.key_text()
-                        } else {
-                            format!("{path}.{}", k.key_text())
-                        };
-                        map.insert(format!("{child}#key"), k.pos);
-                        walk(v, child, map);
-                    }
-                }
-                Value::Seq(items) => {
-                    for (i, v) in items.iter().enumerate() {
-                        walk(v, format!("{path}[{i}]"), map);
-                    }
-                }
-                _ => {}
-            }
-            map.insert(path, node.pos);
-        }
-        walk(root, String::new(), &mut map);
-        Spans(map)
+    pub fn from_tree(root: Node) -> Self {
+        Spans(std::sync::Arc::new(root))
     }
 
     /// The position of `path`, or of its nearest written ancestor.
     pub fn at(&self, path: &str) -> Pos {
-        let mut p = path;
+        let (mut rest, want_key) = match path.strip_suffix("#key") {
+            Some(p) => (p, true),
+            None => (path, false),
+        };
+        let mut node: &Node = &self.0;
+        let mut key_pos = node.pos;
         loop {
-            if let Some(pos) = self.0.get(p) {
-                return *pos;
+            // After a dot comes a key, even an empty one (`tags.#key`).
+            let dotted = rest.starts_with('.');
+            rest = rest.strip_prefix('.').unwrap_or(rest);
+            if rest.is_empty() && !dotted {
+                return if want_key { key_pos } else { node.pos };
             }
-            match p.rfind(['.', '[']) {
-                Some(i) => p = &p[..i],
-                None => return self.0.get("").copied().unwrap_or(Pos { line: 1, col: 1 }),
-            }
+            let next = match &node.value {
+                Value::Map(entries) => child_by_key(entries, rest),
+                Value::Seq(items) => child_by_index(items, rest).map(|(n, len)| (None, n, len)),
+                _ => None,
+            };
+            let Some((key, child, len)) = next else {
+                return node.pos;
+            };
+            key_pos = key.unwrap_or(child.pos);
+            node = child;
+            rest = &rest[len..];
         }
     }
+}
+
+/// The entry whose key starts `rest` (the longest, as keys may hold dots: `nvidia.com/gpu`).
+fn child_by_key<'a>(
+    entries: &'a [(Node, Node)],
+    rest: &str,
+) -> Option<(Option<Pos>, &'a Node, usize)> {
+    entries
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.key_text();
+            let tail = rest.strip_prefix(key.as_str())?;
+            (tail.is_empty() || tail.starts_with(['.', '['])).then(|| (Some(k.pos), v, key.len()))
+        })
+        .max_by_key(|(_, _, len)| *len)
+}
+
+/// The item `[i]` at the start of `rest`, with the length of `[i]`.
+fn child_by_index<'a>(items: &'a [Node], rest: &str) -> Option<(&'a Node, usize)> {
+    let inner = rest.strip_prefix('[')?;
+    let end = inner.find(']')?;
+    let i: usize = inner[..end].parse().ok()?;
+    Some((items.get(i)?, end + 2))
 }
 
 /// Turn a well-formed file into a validated blueprint, or every problem found.

@@ -7,9 +7,9 @@ use hoist_state::State;
 use serde_json::{json, Value};
 
 use super::EXIT_CHANGES;
-use crate::ops::{load_blueprint, store, Run};
 use crate::cli::{DriftArgs, FileArgs, OutputArgs, ShowArgs, StateCommand, UnlockArgs};
 use crate::engine::{drift as find_drift, DriftKind, Plan};
+use crate::ops::{load_blueprint, store, Run};
 use crate::printer::{render_plan, Printer, Style};
 
 pub fn validate(printer: &Printer, files: &FileArgs) -> anyhow::Result<u8> {

@@ -29,11 +29,13 @@ pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
             out.display()
         ));
     }
-    Ok(if a.detailed_exitcode && plan.has_changes() {
+    let code = if a.detailed_exitcode && plan.has_changes() {
         EXIT_CHANGES
     } else {
         0
-    })
+    };
+    super::leave_to_exit((plan, run.session.state.take(), run.blueprint));
+    Ok(code)
 }
 
 fn print_plan(printer: &Printer, plan: &Plan) {
@@ -57,7 +59,14 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     confirm(a.auto_approve, "apply")?;
-    execute(&printer, &mut session, &plan, a.parallelism.map(|n| n as usize), a.timeout).await
+    execute(
+        &printer,
+        &mut session,
+        &plan,
+        a.parallelism.map(|n| n as usize),
+        a.timeout,
+    )
+    .await
 }
 
 async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyhow::Result<u8> {
@@ -81,7 +90,14 @@ async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyho
         printer.info("The saved plan has no changes.");
         return Ok(0);
     }
-    execute(&printer, &mut session, &plan, a.parallelism.map(|n| n as usize), a.timeout).await
+    execute(
+        &printer,
+        &mut session,
+        &plan,
+        a.parallelism.map(|n| n as usize),
+        a.timeout,
+    )
+    .await
 }
 
 /// Ask for a typed "yes" on a terminal; refuse to guess anywhere else.
@@ -186,7 +202,14 @@ pub async fn destroy(printer: Arc<Printer>, a: DestroyArgs) -> anyhow::Result<u8
     let mut code = 0;
     if plan.has_changes() {
         confirm(a.auto_approve, "destroy")?;
-        code = execute(&printer, &mut session, &plan, a.parallelism.map(|n| n as usize), a.timeout).await?;
+        code = execute(
+            &printer,
+            &mut session,
+            &plan,
+            a.parallelism.map(|n| n as usize),
+            a.timeout,
+        )
+        .await?;
     }
     let Leftovers { mine: left, others } = session.leftovers().await?;
     if let Some(first) = others.first() {

@@ -175,7 +175,13 @@ mod tests {
 
     #[tokio::test]
     async fn widens_on_success_halves_on_throttle_and_respects_the_cap() {
-        let l = Arc::new(Limiter::new("t", Concurrency { initial: 4, max: 10 }));
+        let l = Arc::new(Limiter::new(
+            "t",
+            Concurrency {
+                initial: 4,
+                max: 10,
+            },
+        ));
         for _ in 0..20 {
             l.succeeded();
         }

@@ -40,7 +40,9 @@ impl Session {
         let mut view = View::default();
         for name in by_provider.keys() {
             if self.providers.ready(name).is_none() && self.providers.source_of(name).is_none() {
-                return Err(PlanError::Refresh(ProviderError::Fatal(format!("state records resources of provider `{name}`, which this run does not have"))));
+                return Err(PlanError::Refresh(ProviderError::Fatal(format!(
+                    "state records resources of provider `{name}`, which this run does not have"
+                ))));
             }
         }
         let ready: Vec<(std::sync::Arc<dyn Provider>, Vec<&ResourceState>)> = self
@@ -57,7 +59,8 @@ impl Session {
         for (name, source) in self.providers.sources() {
             let list = by_provider.get(name).cloned().unwrap_or_default();
             let Some(record) = self.live_source(source, &view.observed) else {
-                view.dropped.extend(self.gone_with(source, &list, &view.observed));
+                view.dropped
+                    .extend(self.gone_with(source, &list, &view.observed));
                 for r in &list {
                     view.observed.insert(r.address.clone(), None);
                 }

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use hoist_provider::{
-    diff_attrs, references, resolve_refs, Action, Address, Attrs, Change, Lifecycle,
-    ProviderError, ReplaceOrder, ResourceConfig, ResourceState,
+    diff_attrs, references, resolve_refs, Action, Address, Attrs, Change, Lifecycle, ProviderError,
+    ReplaceOrder, ResourceConfig, ResourceState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -145,19 +145,19 @@ impl Session {
                 message: format!("adopting {}: it carries this environment's ownership tags but state did not record it (an older state file may have been restored)", a.cloud_id),
             });
         }
-        let sources: HashSet<&Address> = self.providers.sources().into_iter().map(|(_, a)| a).collect();
+        let sources: HashSet<&Address> = self
+            .providers
+            .sources()
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect();
         propagate_replacements(&desired, &mut changes, &sources);
         let deposed = self
             .state
             .as_ref()
             .map(|s| s.deposed.clone())
             .unwrap_or_default();
-        let live_known: BTreeMap<Address, ResourceState> = known
-            .iter()
-            .filter(|(a, _)| !gone.contains(a))
-            .map(|(a, r)| (a.clone(), r.clone()))
-            .collect();
-        changes.extend(deletions(&desired, &live_known, &found.orphans, &deposed));
+        changes.extend(deletions(&desired, known, &gone, &found.orphans, &deposed));
         self.place(&mut desired, &mut changes, observer).await?;
         Ok(Plan {
             format: PLAN_FORMAT.into(),
@@ -180,7 +180,8 @@ impl Session {
     fn bind(&self, desired: &mut [ResourceConfig]) {
         for cfg in desired.iter_mut() {
             cfg.provider = self.providers.canonical(&cfg.provider).to_string();
-            let mut needs: Vec<Address> = references(&cfg.attrs).into_iter().map(|(a, _)| a).collect();
+            let mut needs: Vec<Address> =
+                references(&cfg.attrs).into_iter().map(|(a, _)| a).collect();
             needs.extend(self.providers.source_of(&cfg.provider).cloned());
             for a in needs {
                 if a != cfg.address && !cfg.depends_on.contains(&a) {
@@ -310,17 +311,22 @@ impl Session {
     }
 }
 
-/// What goes: recorded resources gone from the blueprint, copies found by their tags that
-/// state lacks, and deposed ones (old halves, replacements that never became ready).
+/// What goes: recorded resources gone from the blueprint (but not the ones forgotten with
+/// their provider's source), copies found by their tags that state lacks, and deposed ones
+/// (old halves, replacements that never became ready).
 fn deletions(
     desired: &[ResourceConfig],
     known: &BTreeMap<Address, ResourceState>,
+    gone: &HashSet<&Address>,
     orphans: &[ResourceState],
     deposed: &[ResourceState],
 ) -> Vec<Change> {
     let wanted: HashSet<&Address> = desired.iter().map(|c| &c.address).collect();
     let mut out = Vec::new();
-    for r in known.values().filter(|r| !wanted.contains(&r.address)) {
+    for r in known
+        .values()
+        .filter(|r| !wanted.contains(&r.address) && !gone.contains(&r.address))
+    {
         out.push(delete_change(r, "not in the blueprint".into()));
     }
     for r in orphans {

@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use hoist_provider::{
-    Address, KindRules, Provider, ProviderError, ProviderFactory, ResourceState,
-};
+use hoist_provider::{Address, KindRules, Provider, ProviderError, ProviderFactory, ResourceState};
 
 use super::limiter::Limiter;
 
@@ -173,15 +171,16 @@ impl Providers {
                 return Ok(p.clone());
             }
         }
-        let made = deferred
-            .factory
-            .configure(source)
-            .await
-            .map_err(|error| Unavailable::Configure {
-                name: name.into(),
-                from: want.clone(),
-                error,
-            })?;
+        let made =
+            deferred
+                .factory
+                .configure(source)
+                .await
+                .map_err(|error| Unavailable::Configure {
+                    name: name.into(),
+                    from: want.clone(),
+                    error,
+                })?;
         *lock(&deferred.current) = Some((source.clone(), made.clone()));
         Ok(made)
     }

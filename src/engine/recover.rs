@@ -27,7 +27,10 @@ impl Session {
         self.settle_deletes(&entries, &mut state, observer).await?;
         let owner = self.ownership(&state);
         for p in pending {
-            let Some(provider) = self.provider_in(&p.provider, &state, &p.address, observer).await? else {
+            let Some(provider) = self
+                .provider_in(&p.provider, &state, &p.address, observer)
+                .await?
+            else {
                 continue;
             };
             let found = self.retry.run(&p.address, observer, || provider.find_by_token(&p.address, &p.token, &owner)).await.map_err(|e: ProviderError| anyhow::anyhow!("cannot check whether {} was created by the interrupted run: {e}\n  = hint: the journal {} is kept; retry when the cloud answers", p.address, self.lock.store().journal_path().display()))?;
@@ -52,7 +55,10 @@ impl Session {
         address: &hoist_provider::Address,
         observer: &dyn Observer,
     ) -> anyhow::Result<Option<std::sync::Arc<dyn hoist_provider::Provider>>> {
-        let source = self.providers.source_of(name).and_then(|s| state.resources.get(s));
+        let source = self
+            .providers
+            .source_of(name)
+            .and_then(|s| state.resources.get(s));
         match self.providers.get(name, source).await {
             Ok(p) => Ok(Some(p)),
             Err(crate::engine::Unavailable::NoSource { from: source, .. }) => {
@@ -62,7 +68,9 @@ impl Session {
                 });
                 Ok(None)
             }
-            Err(e) => Err(anyhow::anyhow!("cannot finish the interrupted run's step on {address}: {e}")),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot finish the interrupted run's step on {address}: {e}"
+            )),
         }
     }
 
@@ -90,7 +98,10 @@ impl Session {
         }
         let mut providers = Vec::new();
         for r in &records {
-            providers.push(self.provider_in(&r.provider, state, &r.address, observer).await?);
+            providers.push(
+                self.provider_in(&r.provider, state, &r.address, observer)
+                    .await?,
+            );
         }
         // One read each: a deposed record may share its address with a current one.
         let reads = records.iter().zip(&providers).map(|(r, p)| {

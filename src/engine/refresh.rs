@@ -77,11 +77,7 @@ pub struct Drift {
 
 /// Compare what the cloud reports with what hoist recorded. Fields owned by an autoscaler
 /// are not drift.
-pub fn drift(
-    providers: &super::Providers,
-    state: &State,
-    observed: &Observations,
-) -> Vec<Drift> {
+pub fn drift(providers: &super::Providers, state: &State, observed: &Observations) -> Vec<Drift> {
     let mut out = Vec::new();
     for r in state.resources.values() {
         let kind = match observed.get(&r.address) {

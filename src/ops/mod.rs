@@ -67,7 +67,6 @@ fn beside(file: &Path) -> PathBuf {
 
 /// A blueprint's spec and resources, expanded against static facts: no cloud, no state.
 struct Expansion {
-    spec: EnvSpec,
     resolved: EnvSpec,
     desired: Vec<ResourceConfig>,
     notes: Notes,
@@ -83,31 +82,30 @@ impl Expansion {
         let Some(model) = model(blueprint) else {
             return Ok(None);
         };
-        let spec = blueprint.spec(model)?;
-        let mut resolved = spec.clone();
+        let mut resolved = blueprint.spec(model)?;
         let notes = crate::resolve::resolve_pools(blueprint, &mut resolved, None)?;
         let desired = expand_spec(blueprint, model, &resolved)?;
         Ok(Some(Expansion {
-            spec,
             resolved,
             desired,
             notes,
         }))
     }
 
-    /// Again knowing state, so pools keep the instance type they already run on; expanded a
-    /// second time only when that changed a pool.
+    /// Again knowing state, so pools keep the instance type they already run on: resolved
+    /// and expanded a second time only when that changes a pool.
     fn with_state(mut self, blueprint: &Blueprint, prior: Option<&State>) -> anyhow::Result<Self> {
         let Some(prior) = prior else {
             return Ok(self);
         };
-        let mut resolved = self.spec.clone();
-        self.notes = crate::resolve::resolve_pools(blueprint, &mut resolved, Some(prior))?;
-        if resolved != self.resolved {
-            let model = model(blueprint).expect("expanded offline with this model");
-            self.desired = expand_spec(blueprint, model, &resolved)?;
-            self.resolved = resolved;
+        if crate::resolve::settled_by(&self.resolved, prior) {
+            return Ok(self);
         }
+        let model = model(blueprint).expect("expanded offline with this model");
+        let mut resolved = blueprint.spec(model)?;
+        self.notes = crate::resolve::resolve_pools(blueprint, &mut resolved, Some(prior))?;
+        self.desired = expand_spec(blueprint, model, &resolved)?;
+        self.resolved = resolved;
         Ok(self)
     }
 }
@@ -151,9 +149,20 @@ impl Run {
     ) -> anyhow::Result<Run> {
         let blueprint = load_blueprint(files)?;
         let env = EnvSettings::from_blueprint(&blueprint);
-        let expansion = Expansion::offline(&blueprint)?;
-        let lock = store(files, &blueprint.name).lock(operation)?;
-        let state = lock.load()?;
+        let store = store(files, &blueprint.name);
+        // The state is read (without the lock, touching nothing) while the blueprint expands.
+        let (expansion, peeked) = std::thread::scope(|s| {
+            let peek = s.spawn(|| store.peek());
+            let expansion = Expansion::offline(&blueprint);
+            (expansion, peek.join())
+        });
+        let expansion = expansion?;
+        let lock = store.lock(operation)?;
+        let state = match peeked {
+            Ok(Ok(peeked)) => lock.load_peeked(peeked)?,
+            // A state that cannot be read is reported as the lock holder reads it.
+            _ => lock.load()?,
+        };
         let (desired, notes) = match expansion {
             Some(e) => {
                 let e = e.with_state(&blueprint, state.as_ref())?;

@@ -14,7 +14,7 @@ mod state;
 
 pub use error::StateError;
 pub use journal::{Journal, JournalEntry, Pending};
-pub use lock::{Lock, LockInfo};
+pub use lock::{Lock, LockInfo, Peeked};
 pub use state::{State, STATE_VERSION};
 
 use std::path::{Path, PathBuf};

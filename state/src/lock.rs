@@ -136,21 +136,17 @@ impl Lock {
 
     /// The current state, or `None` for an environment never applied.
     pub fn load(&self) -> Result<Option<State>, StateError> {
-        let path = self.store.state_path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StateError::Io { path, error: e }),
-        };
-        let state = State::parse(&path, &self.store.backup_path(), &text)?;
-        if state.environment != self.store.env() {
-            return Err(StateError::WrongEnvironment {
-                path,
-                found: state.environment,
-                expected: self.store.env().into(),
-            });
+        Ok(self.store.peek()?.state)
+    }
+
+    /// The state `peeked` read without the lock, when the file is still the one it read
+    /// (every write replaces the file, so an unchanged identity means unchanged content);
+    /// else read again, now under the lock.
+    pub fn load_peeked(&self, peeked: Peeked) -> Result<Option<State>, StateError> {
+        if peeked.stamp.is_some() && stamp(&self.store.state_path()) == peeked.stamp {
+            return Ok(peeked.state);
         }
-        Ok(Some(state))
+        self.load()
     }
 
     /// Write `state` atomically, keeping the previous file as the backup.
@@ -172,6 +168,48 @@ impl Lock {
 
     pub fn journal(&self) -> Journal {
         Journal::new(self.store.journal_path())
+    }
+}
+
+/// State read without the lock, with the identity of the file it came from.
+#[derive(Debug)]
+pub struct Peeked {
+    state: Option<State>,
+    stamp: Option<Stamp>,
+}
+
+/// A file's identity and version: device, inode, size and change time.
+type Stamp = (u64, u64, u64, i64, i64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino(), m.size(), m.ctime(), m.ctime_nsec()))
+}
+
+impl crate::Store {
+    /// Read the state without taking the lock (files are replaced whole, so a read is never
+    /// torn), to overlap the read with other work; [`Lock::load_peeked`] confirms it.
+    pub fn peek(&self) -> Result<Peeked, StateError> {
+        let path = self.state_path();
+        let stamp = stamp(&path);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Peeked { state: None, stamp }),
+            Err(e) => return Err(StateError::Io { path, error: e }),
+        };
+        let state = State::parse(&path, &self.backup_path(), &text)?;
+        if state.environment != self.env() {
+            return Err(StateError::WrongEnvironment {
+                path,
+                found: state.environment,
+                expected: self.env().into(),
+            });
+        }
+        Ok(Peeked {
+            state: Some(state),
+            stamp,
+        })
     }
 }
 

@@ -46,8 +46,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hoist_provider::{
-    Address, Attrs, CloudResource, KindRules, Lifecycle, Observed, Ownership,
-    Provider, ProviderError, ResourceConfig, ResourceState, StepContext,
+    Address, Attrs, CloudResource, KindRules, Lifecycle, Observed, Ownership, Provider,
+    ProviderError, ResourceConfig, ResourceState, StepContext,
 };
 use serde_json::Value;
 

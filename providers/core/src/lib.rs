@@ -11,8 +11,8 @@ mod cidr;
 mod diff;
 mod error;
 mod provider;
-mod resource;
 mod reference;
+mod resource;
 mod spec;
 
 pub use address::{Address, AddressError};
@@ -21,10 +21,10 @@ pub use cidr::{bits_for, Ipv4Cidr};
 pub use diff::{diff_attrs, AttrDiff, KindRules};
 pub use error::ProviderError;
 pub use provider::{Cloud, Concurrency, Provider, ProviderFactory, ProviderSettings, StepContext};
+pub use reference::{display_unknown, output_ref, references, resolve_refs, UNKNOWN};
 pub use resource::{
     Attrs, CloudResource, Lifecycle, Observed, Ownership, ResourceConfig, ResourceState,
 };
-pub use reference::{display_unknown, output_ref, references, resolve_refs, UNKNOWN};
 pub use spec::{
     AcceleratorInfo, AccessGrant, AccessRole, Capacity, CloudModel, ClusterSpec, EndpointAccess,
     EnvSpec, NatMode, NetworkSpec, PoolSpec, SpecProblem,

@@ -118,7 +118,10 @@ pub trait Cloud: CloudModel {
     fn name(&self) -> &'static str;
 
     /// Open the cloud's API: credentials resolved once, so a missing one is a clear error.
-    async fn connect(&self, settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ProviderError>;
+    async fn connect(
+        &self,
+        settings: &ProviderSettings,
+    ) -> Result<Arc<dyn Provider>, ProviderError>;
 }
 
 /// A provider that can only be made once another resource of the same run exists: the

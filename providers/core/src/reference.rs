@@ -102,16 +102,16 @@ mod tests {
         let bucket = Address::new("bucket", "models");
         let mut attrs = Attrs::new();
         attrs.insert("server".into(), output_ref(&cluster, "endpoint"));
-        attrs.insert("env".into(), json!([{"value": output_ref(&bucket, "name")}]));
+        attrs.insert(
+            "env".into(),
+            json!([{"value": output_ref(&bucket, "name")}]),
+        );
         assert_eq!(references(&attrs).len(), 2);
         let missing = resolve_refs(&mut attrs, &|of, key| {
             (of == &cluster && key == "endpoint").then(|| json!("https://k"))
         });
         assert_eq!(missing, vec![(bucket, "name".to_string())]);
         assert_eq!(attrs["server"], json!("https://k"));
-        assert_eq!(
-            display_unknown(&attrs["env"]),
-            json!([{"value": UNKNOWN}])
-        );
+        assert_eq!(display_unknown(&attrs["env"]), json!([{"value": UNKNOWN}]));
     }
 }

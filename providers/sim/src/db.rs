@@ -177,13 +177,20 @@ pub fn by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<Resou
     .optional()
 }
 
-/// Many rows by id in one query per chunk.
-pub fn get_many(conn: &Connection, ids: &[&str]) -> rusqlite::Result<BTreeMap<String, Resource>> {
-    let mut out = BTreeMap::new();
+/// Reads answer with attributes and outputs; tags are not part of an answer, so not parsed.
+const READ_COLUMNS: &str =
+    "cloud_id, kind, name, region, parent, status, ready_at, gone_at, attrs, outputs, '{}', env, token";
+
+/// Many resources by cloud id, one query per chunk, as reads need them (without their tags).
+pub fn get_many(
+    conn: &Connection,
+    ids: &[&str],
+) -> rusqlite::Result<std::collections::HashMap<String, Resource>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM resources WHERE cloud_id IN ({marks})"
+            "SELECT {READ_COLUMNS} FROM resources WHERE cloud_id IN ({marks})"
         ))?;
         let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), from_row)?;
         for r in rows {

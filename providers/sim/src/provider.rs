@@ -136,6 +136,16 @@ impl SimCloud {
         self.fail_after(&fault, "Delete")
     }
 
+    fn into_observed(r: Resource, now: i64) -> Observed {
+        let lifecycle = r.lifecycle(now);
+        Observed {
+            cloud_id: r.cloud_id,
+            attrs: r.attrs,
+            outputs: r.outputs,
+            lifecycle,
+        }
+    }
+
     pub(crate) fn observe(r: &Resource, now: i64) -> Observed {
         Observed {
             cloud_id: r.cloud_id.clone(),
@@ -334,13 +344,14 @@ impl Provider for SimCloud {
         let now = now_ms();
         let ids: Vec<&str> = resources.iter().map(|r| r.cloud_id.as_str()).collect();
         match db::get_many(&conn, &ids) {
-            Ok(rows) => resources
+            // Each row is moved into its answer: cloud ids are unique within a batch.
+            Ok(mut rows) => resources
                 .iter()
                 .map(|r| {
                     Ok(rows
-                        .get(&r.cloud_id)
+                        .remove(&r.cloud_id)
                         .filter(|row| row.exists(now))
-                        .map(|row| Self::observe(row, now)))
+                        .map(|row| Self::into_observed(row, now)))
                 })
                 .collect(),
             Err(e) => {

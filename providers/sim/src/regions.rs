@@ -50,7 +50,8 @@ impl hoist_provider::Cloud for SimModel {
         &self,
         settings: &hoist_provider::ProviderSettings,
     ) -> Result<std::sync::Arc<dyn hoist_provider::Provider>, hoist_provider::ProviderError> {
-        let invalid = |what: &str, e: String| hoist_provider::ProviderError::Invalid(format!("{what}: {e}"));
+        let invalid =
+            |what: &str, e: String| hoist_provider::ProviderError::Invalid(format!("{what}: {e}"));
         let latency: crate::LatencyProfile = match std::env::var("HOIST_SIM_LATENCY") {
             Ok(v) if !v.is_empty() => v.parse().map_err(|e| invalid("HOIST_SIM_LATENCY", e))?,
             _ => settings

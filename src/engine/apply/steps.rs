@@ -88,7 +88,12 @@ struct On<'a> {
 impl Shared {
     /// The retry policy of one step: its deadline from `--timeout` or the provider's default,
     /// every call through the provider's limiter.
-    fn policy_for(&self, provider: &dyn Provider, address: &Address, started: Instant) -> RetryPolicy {
+    fn policy_for(
+        &self,
+        provider: &dyn Provider,
+        address: &Address,
+        started: Instant,
+    ) -> RetryPolicy {
         let secs = match provider.rules(address.kind()).timeout_secs {
             0 => super::DEFAULT_STEP_SECS,
             s => s,
