@@ -9,18 +9,14 @@
 //! are for people, and depend on the machine.
 
 mod chaos;
+mod compare;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 fn blueprint(pools: usize) -> String {
-    let mut s = format!("apiVersion: hoist/v1\nname: bench{pools}\nprovider:\n  cloud: sim\n  region: sim-central1\n  latency: instant\nnetwork:\n  cidr: 10.0.0.0/16\n  zones: 4\nnode_pools:\n");
-    for i in 0..pools {
-        let acc = ["A100:8", "L4:1", "H100:8", "T4:4"][i % 4];
-        s.push_str(&format!("  - name: pool-{i}\n    accelerator: {acc}\n    min: 0\n    desired: 1\n    max: 3\n    labels:\n      team: t{}\n", i % 17));
-    }
-    s
+    compare::blueprint(&format!("bench{pools}"), pools, "instant")
 }
 
 struct Measure {
@@ -119,6 +115,14 @@ fn main() {
     if std::env::args().nth(1).as_deref() == Some("catalog") {
         return catalog_bench(&hoist);
     }
+    match std::env::args().nth(1).as_deref() {
+        Some("demo") => return compare::demo(&hoist),
+        Some("terraform") => {
+            let pools = std::env::args().nth(2).and_then(|a| a.parse().ok());
+            return compare::terraform(&hoist, pools.unwrap_or(1000));
+        }
+        _ => {}
+    }
     if std::env::args().nth(1).as_deref() == Some("chaos") {
         let rest: Vec<String> = std::env::args().skip(2).collect();
         return chaos::bench(&hoist, &rest);
@@ -146,17 +150,9 @@ fn main() {
     for n in sizes {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("hoist.yaml"), blueprint(n)).expect("write blueprint");
-        let apply = run(
-            &hoist,
-            dir.path(),
-            &["apply", "--auto-approve", "--parallelism", "16"],
-        );
+        let apply = run(&hoist, dir.path(), &["apply", "--auto-approve"]);
         let plan = run(&hoist, dir.path(), &["plan", "--detailed-exitcode"]);
-        let destroy = run(
-            &hoist,
-            dir.path(),
-            &["destroy", "--auto-approve", "--parallelism", "16"],
-        );
+        let destroy = run(&hoist, dir.path(), &["destroy", "--auto-approve"]);
         for (what, m, want) in [
             ("apply", &apply, 0),
             ("plan", &plan, 0),

@@ -6,7 +6,7 @@ use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hoist_provider::{Address, Attrs, ResourceState};
 use serde::{Deserialize, Serialize};
@@ -68,28 +68,53 @@ pub struct Pending {
 }
 
 /// Append-only log of an apply's steps. Every entry is written at once, so a killed process
-/// loses none; an intent is also fsync'd before it returns (it must survive a power loss
-/// before the cloud is asked), and with it every entry written before it: the others are
-/// committed in groups, as they only save the next run a lookup by token.
+/// loses none. An intent must also survive a power loss before the cloud is asked: it is
+/// durable once [`Journal::sync_through`] its sequence number returns. Syncs are committed in
+/// groups: one fsync serves every entry written before it, so concurrent steps waiting on
+/// their intents share it. Other entries only save the next run a lookup by token, and are
+/// made durable by the next sync.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<Option<std::fs::File>>,
+    file: Mutex<Writer>,
+    /// The highest sequence number known durable; held while syncing, so one sync runs at once.
+    synced: Mutex<u64>,
+    syncs: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Writer {
+    file: Option<Arc<std::fs::File>>,
+    /// Sequence number of the last entry written.
+    written: u64,
 }
 
 impl Journal {
     pub(crate) fn new(path: PathBuf) -> Self {
         Self {
             path,
-            file: Mutex::new(None),
+            file: Mutex::new(Writer::default()),
+            synced: Mutex::new(0),
+            syncs: Default::default(),
         }
     }
 
-    pub fn append(&self, entry: &JournalEntry) -> Result<(), StateError> {
+    /// Write `entry`; an intent is also made durable before this returns. Returns the
+    /// entry's sequence number.
+    pub fn append(&self, entry: &JournalEntry) -> Result<u64, StateError> {
+        let seq = self.write(entry)?;
+        if matches!(entry, JournalEntry::Intent { .. }) {
+            self.sync_through(seq)?;
+        }
+        Ok(seq)
+    }
+
+    /// Write `entry` without waiting for the disk; [`Journal::sync_through`] its number to.
+    pub fn write(&self, entry: &JournalEntry) -> Result<u64, StateError> {
         let mut line = serde_json::to_vec(entry).expect("journal entry serializes");
         line.push(b'\n');
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
+        let mut w = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if w.file.is_none() {
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -99,14 +124,37 @@ impl Journal {
             // The file's name must be durable too, or a crash can lose the whole journal.
             let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
             crate::fsio::sync_dir(dir).map_err(io(dir))?;
-            *guard = Some(f);
+            w.file = Some(Arc::new(f));
         }
-        let f = guard.as_mut().expect("opened above");
+        let mut f: &std::fs::File = w.file.as_ref().expect("opened above");
         f.write_all(&line).map_err(io(&self.path))?;
-        if matches!(entry, JournalEntry::Intent { .. }) {
-            f.sync_data().map_err(io(&self.path))?;
+        w.written += 1;
+        Ok(w.written)
+    }
+
+    /// Return once entry `seq` (and every one before it) is on disk, syncing if no sync that
+    /// started after it was written has done so already.
+    pub fn sync_through(&self, seq: u64) -> Result<(), StateError> {
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced >= seq {
+            return Ok(());
         }
+        let (file, target) = {
+            let w = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            (w.file.clone(), w.written)
+        };
+        if let Some(f) = file {
+            f.sync_data().map_err(io(&self.path))?;
+            self.syncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        *synced = target;
         Ok(())
+    }
+
+    /// How many fsyncs this journal made: with group commit, fewer than the intents.
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The entries of an interrupted run. A torn last line (the crash hit mid-write, maybe
@@ -149,7 +197,7 @@ impl Journal {
 
     /// Forget the journal once its entries are in the state file.
     pub fn clear(&self) -> Result<(), StateError> {
-        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.file.lock().unwrap_or_else(|e| e.into_inner()).file = None;
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -262,6 +310,39 @@ fn depose(state: &mut State, resource: ResourceState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn intent(i: usize) -> JournalEntry {
+        JournalEntry::Intent {
+            address: Address::new("node_pool", format!("p{i}")),
+            token: format!("t{i}"),
+            provider: "sim".into(),
+            depends_on: vec![],
+            attrs: Attrs::new(),
+            replaces: None,
+        }
+    }
+
+    #[test]
+    fn one_fsync_serves_every_intent_written_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path().join("env.journal"));
+        let written = std::sync::Barrier::new(16);
+        std::thread::scope(|s| {
+            for i in 0..16 {
+                let (journal, written) = (&journal, &written);
+                s.spawn(move || {
+                    let seq = journal.write(&intent(i)).unwrap();
+                    written.wait();
+                    journal.sync_through(seq).unwrap();
+                });
+            }
+        });
+        assert_eq!(journal.syncs(), 1, "the first sync covered all 16");
+        assert_eq!(journal.read().unwrap().len(), 16);
+        // A later intent needs a sync of its own.
+        journal.append(&intent(16)).unwrap();
+        assert_eq!(journal.syncs(), 2);
+    }
 
     fn pool(id: &str) -> ResourceState {
         ResourceState {

@@ -55,6 +55,9 @@ pub struct ApplyReport {
     pub interrupted: bool,
     /// How each provider's concurrency adapted.
     pub concurrency: Vec<LimiterReport>,
+    /// Creates announced, and the fsyncs that made their intents durable (group-committed).
+    pub intents: usize,
+    pub journal_syncs: u64,
 }
 
 impl ApplyReport {
@@ -109,7 +112,7 @@ pub(super) enum Outcome {
 pub(super) struct Shared {
     providers: Arc<Providers>,
     state: Mutex<State>,
-    journal: Journal,
+    journal: Arc<Journal>,
     observer: Arc<dyn Observer>,
     retry: RetryPolicy,
     owner: Ownership,
@@ -117,6 +120,7 @@ pub(super) struct Shared {
     timeout: Option<Duration>,
     /// Creates (by token) and deletes (by cloud id) started and not yet accounted for.
     unresolved: Mutex<HashSet<String>>,
+    intents: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -172,8 +176,25 @@ impl Shared {
         }
     }
 
+    /// Journal `entry` (durable with the next sync) and fold it into the apply's state.
     fn record(&self, entry: JournalEntry) -> Result<(), String> {
-        self.journal.append(&entry).map_err(|e| e.to_string())?;
+        self.journal.write(&entry).map_err(|e| e.to_string())?;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        Journal::replay(std::slice::from_ref(&entry), &mut state);
+        Ok(())
+    }
+
+    /// Journal a create's intent and return once it is on disk, so the cloud is never asked
+    /// for something a crash could make the next run forget. The fsync runs off the async
+    /// workers, and steps announcing intents meanwhile share it.
+    async fn record_intent(&self, entry: JournalEntry) -> Result<(), String> {
+        let seq = self.journal.write(&entry).map_err(|e| e.to_string())?;
+        self.intents.fetch_add(1, Ordering::Relaxed);
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || journal.sync_through(seq))
+            .await
+            .map_err(|e| format!("journal sync stopped: {e}"))?
+            .map_err(|e| e.to_string())?;
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         Journal::replay(std::slice::from_ref(&entry), &mut state);
         Ok(())
@@ -203,12 +224,13 @@ impl Session {
             providers: self.providers.clone(),
             owner: self.ownership(&state),
             state: Mutex::new(state),
-            journal: self.lock.journal(),
+            journal: Arc::new(self.lock.journal()),
             observer,
             retry,
             tags: self.env.tags.clone(),
             timeout: opts.timeout,
             unresolved: Mutex::new(HashSet::new()),
+            intents: Default::default(),
         });
         // What is gone with the resource that configured its provider is forgotten first.
         for d in &plan.dropped {
@@ -262,6 +284,8 @@ impl Session {
         }
         report.interrupted = opts.cancel.load(Ordering::SeqCst);
         report.concurrency = self.providers.concurrency_report();
+        report.journal_syncs = shared.journal.syncs();
+        report.intents = shared.intents.load(Ordering::Relaxed);
         let mut state = shared
             .state
             .lock()

@@ -115,14 +115,16 @@ async fn create(
     let address = config.address.clone();
     let replaces = deposing.map(|old| old.cloud_id);
     let token = uuid::Uuid::new_v4().to_string();
-    shared.record(JournalEntry::Intent {
-        address: address.clone(),
-        token: token.clone(),
-        provider: on.provider.name().into(),
-        depends_on: config.depends_on.clone(),
-        attrs: config.attrs.clone(),
-        replaces: replaces.clone(),
-    })?;
+    shared
+        .record_intent(JournalEntry::Intent {
+            address: address.clone(),
+            token: token.clone(),
+            provider: on.provider.name().into(),
+            depends_on: config.depends_on.clone(),
+            attrs: config.attrs.clone(),
+            replaces: replaces.clone(),
+        })
+        .await?;
     shared.pending(&token, true);
     failpoint("after-intent", &address);
     let ctx = shared.context(&config, token.clone());
