@@ -14,8 +14,9 @@ use common::TestContext;
 use hoist::engine::{ApplyOptions, EnvSettings, Plan, Providers, Session, Silent};
 use hoist::ops::{expand_offline, load_blueprint, store, Files};
 use hoist_provider::{
-    output_ref, Action, Address, Attrs, CloudResource, KindRules, Lifecycle, Observed, Ownership,
-    Provider, ProviderError, ProviderFactory, ResourceConfig, ResourceState, StepContext,
+    output_ref, Action, Address, Attrs, CloudResource, KindRules, Lifecycle, Listing, Observed,
+    Ownership, Provider, ProviderError, ProviderFactory, ResourceConfig, ResourceState,
+    StepContext,
 };
 use hoist_sim::{LatencyProfile, SimCloud};
 use serde_json::{json, Value};
@@ -155,7 +156,7 @@ impl Provider for Kv {
     ) -> Result<Option<Observed>, ProviderError> {
         Ok(None)
     }
-    async fn list_owned(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
+    async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError> {
         self.call("list", |o| {
             o.iter()
                 .filter(|(_, a)| a["tags"][hoist_provider::tags::ENV] == json!(env))
@@ -170,6 +171,7 @@ impl Provider for Kv {
                 })
                 .collect()
         })
+        .map(Listing::of)
     }
 }
 

@@ -51,6 +51,7 @@ pub struct Cluster {
     pub kubernetes_version: String,
     pub endpoint_access: EndpointAccess,
     pub access: Vec<AccessGrant>,
+    pub addons: Addons,
 }
 
 /// An accelerator request such as `A100:8` or `tpu-v5e-8`.
@@ -155,7 +156,7 @@ fn child_by_key<'a>(
         .filter_map(|(k, v)| {
             let key = k.key_text();
             let tail = rest.strip_prefix(key.as_str())?;
-            (tail.is_empty() || tail.starts_with(['.', '['])).then(|| (Some(k.pos), v, key.len()))
+            (tail.is_empty() || tail.starts_with(['.', '['])).then_some((Some(k.pos), v, key.len()))
         })
         .max_by_key(|(_, _, len)| *len)
 }

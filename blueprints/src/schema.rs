@@ -120,6 +120,17 @@ pub enum EndpointAccess {
     PublicAndPrivate,
 }
 
+/// Who keeps the cluster's networking, proxy and DNS add-ons: hoist, through the cloud's
+/// managed add-ons (the default), or the cluster's own defaults, installed at creation and
+/// upgraded by you (e.g. from GitOps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Addons {
+    #[default]
+    Managed,
+    SelfManaged,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFile {
@@ -131,6 +142,8 @@ pub struct ClusterFile {
     /// Who besides the creator may use the Kubernetes API, and with which role.
     #[serde(default)]
     pub access: Vec<AccessFile>,
+    #[serde(default)]
+    pub addons: Option<Addons>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

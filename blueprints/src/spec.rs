@@ -129,6 +129,10 @@ impl Blueprint {
                     }
                 },
                 access: self.cluster.access.clone(),
+                addons: match self.cluster.addons {
+                    crate::schema::Addons::Managed => hoist_provider::Addons::Managed,
+                    crate::schema::Addons::SelfManaged => hoist_provider::Addons::SelfManaged,
+                },
             },
             node_pools: pools,
             tags: self.tags.clone(),

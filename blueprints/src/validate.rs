@@ -145,6 +145,7 @@ pub(crate) fn validate_cluster(v: &mut Validator, c: Option<&ClusterFile>) -> Cl
             .and_then(|c| c.endpoint_access)
             .unwrap_or(EndpointAccess::Public),
         access: validate_access(v, c.map(|c| c.access.as_slice()).unwrap_or_default()),
+        addons: c.and_then(|c| c.addons).unwrap_or_default(),
     }
 }
 

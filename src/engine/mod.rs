@@ -77,6 +77,8 @@ pub struct Leftovers {
     pub mine: Vec<hoist_provider::CloudResource>,
     /// Tagged for another state with the same environment name; never touched.
     pub others: Vec<hoist_provider::CloudResource>,
+    /// What could not be looked at (a permission, an API the endpoint lacks).
+    pub skipped: Vec<String>,
 }
 
 /// One locked run against one environment: its state, its providers, and its settings.
@@ -170,9 +172,11 @@ impl Session {
             .all_ready()
             .into_iter()
             .map(|p| async move { p.list_owned(&self.env.name).await });
-        let mut tagged = Vec::new();
+        let (mut tagged, mut skipped) = (Vec::new(), Vec::new());
         for list in futures::future::join_all(lists).await {
-            tagged.extend(list?);
+            let list = list?;
+            tagged.extend(list.resources);
+            skipped.extend(list.skipped);
         }
         let lineage = self.state.as_ref().map(|s| s.lineage.as_str());
         let (mine, others) = tagged.into_iter().partition(|r| {
@@ -181,7 +185,11 @@ impl Session {
                 .map(String::as_str)
                 == lineage
         });
-        Ok(Leftovers { mine, others })
+        Ok(Leftovers {
+            mine,
+            others,
+            skipped,
+        })
     }
 
     /// The state to apply onto: the existing one, or a fresh one for a new environment.

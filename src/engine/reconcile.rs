@@ -59,7 +59,16 @@ impl Session {
         let wanted: BTreeMap<&Address, &ResourceConfig> =
             desired.iter().map(|c| (&c.address, *c)).collect();
         let mut found = Found::default();
-        for r in listed {
+        if !listed.skipped.is_empty() {
+            observer.event(super::Event::Note {
+                address: None,
+                message: format!(
+                    "warning: state was reconciled with the cloud without {}",
+                    listed.skipped.join(", ")
+                ),
+            });
+        }
+        for r in listed.resources {
             let ours = r.tags.get(tags::LINEAGE) == Some(&state.lineage);
             let address = r
                 .tags

@@ -46,8 +46,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hoist_provider::{
-    Address, Attrs, CloudResource, KindRules, Lifecycle, Observed, Ownership, Provider,
-    ProviderError, ResourceConfig, ResourceState, StepContext,
+    Address, Attrs, KindRules, Lifecycle, Listing, Observed, Ownership, Provider, ProviderError,
+    ResourceConfig, ResourceState, StepContext,
 };
 use serde_json::Value;
 
@@ -375,7 +375,7 @@ impl Provider for AwsProvider {
         }
     }
 
-    async fn list_owned(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
+    async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError> {
         let (ec2, roles, eks, logs) = futures::join!(
             self.list_ec2(env),
             self.list_roles(env),
@@ -383,9 +383,9 @@ impl Provider for AwsProvider {
             self.list_log_groups(env)
         );
         let mut out = ec2?;
-        out.extend(roles?);
-        out.extend(eks?);
-        out.extend(logs?);
+        out.extend(Listing::part("IAM roles", roles)?);
+        out.extend(Listing::part("EKS clusters, node groups and add-ons", eks)?);
+        out.extend(Listing::part("CloudWatch log groups", logs)?);
         Ok(out)
     }
 }

@@ -76,7 +76,7 @@ fn kind_rules(kind: &str) -> KindRules {
             ..finish
         },
         "eks_cluster" => KindRules {
-            force_new: &["name", "role", "security_group"],
+            force_new: &["name", "role", "security_group", "self_managed_addons"],
             ..Default::default()
         },
         "eks_addon" => KindRules {

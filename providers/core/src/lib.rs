@@ -23,11 +23,11 @@ pub use error::ProviderError;
 pub use provider::{Cloud, Concurrency, Provider, ProviderFactory, ProviderSettings, StepContext};
 pub use reference::{display_unknown, output_ref, references, resolve_refs, UNKNOWN};
 pub use resource::{
-    Attrs, CloudResource, Lifecycle, Observed, Ownership, ResourceConfig, ResourceState,
+    Attrs, CloudResource, Lifecycle, Listing, Observed, Ownership, ResourceConfig, ResourceState,
 };
 pub use spec::{
-    AcceleratorInfo, AccessGrant, AccessRole, Capacity, CloudModel, ClusterSpec, EndpointAccess,
-    EnvSpec, NatMode, NetworkSpec, PoolSpec, SpecProblem,
+    AcceleratorInfo, AccessGrant, AccessRole, Addons, Capacity, CloudModel, ClusterSpec,
+    EndpointAccess, EnvSpec, NatMode, NetworkSpec, PoolSpec, SpecProblem,
 };
 
 /// Tag keys every provider puts on what it creates. `sweep` and the destroy check rely on them.

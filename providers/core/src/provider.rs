@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use crate::{
-    Address, CloudModel, CloudResource, KindRules, Observed, Ownership, ProviderError,
-    ResourceConfig, ResourceState,
+    Address, CloudModel, KindRules, Listing, Observed, Ownership, ProviderError, ResourceConfig,
+    ResourceState,
 };
 
 /// What a create or update needs beyond the resource's own configuration.
@@ -83,7 +83,8 @@ pub trait Provider: Send + Sync {
     ) -> Result<Option<Observed>, ProviderError>;
 
     /// Everything in the cloud tagged with `hoist-env = env`.
-    async fn list_owned(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError>;
+    /// Parts that cannot be listed (no permission, no such API) are `skipped`, not errors.
+    async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError>;
 }
 
 /// A provider's concurrency limits, for the engine's adaptive limiter.

@@ -211,3 +211,42 @@ mod tests {
         assert!(me.claims(&BTreeMap::new()).is_err());
     }
 }
+
+/// What a provider found by ownership tags, and what it could not look at.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listing {
+    pub resources: Vec<CloudResource>,
+    /// Each part that could not be listed, with why (a permission, an API this endpoint
+    /// lacks): callers say what their check skipped instead of failing.
+    pub skipped: Vec<String>,
+}
+
+impl Listing {
+    pub fn of(resources: Vec<CloudResource>) -> Self {
+        Self {
+            resources,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// One part of a listing: its resources, or the part skipped when it failed for good; a
+    /// retryable failure is the caller's to retry.
+    pub fn part(
+        what: &str,
+        found: Result<Vec<CloudResource>, crate::ProviderError>,
+    ) -> Result<Self, crate::ProviderError> {
+        match found {
+            Ok(r) => Ok(Self::of(r)),
+            Err(e) if e.is_retryable() => Err(e),
+            Err(e) => Ok(Self {
+                resources: Vec::new(),
+                skipped: vec![format!("{what} ({e})")],
+            }),
+        }
+    }
+
+    pub fn extend(&mut self, other: Listing) {
+        self.resources.extend(other.resources);
+        self.skipped.extend(other.skipped);
+    }
+}

@@ -51,6 +51,17 @@ pub struct ClusterSpec {
     pub endpoint_access: EndpointAccess,
     /// Principals given access to the Kubernetes API besides the creator.
     pub access: Vec<AccessGrant>,
+    pub addons: Addons,
+}
+
+/// Who keeps the cluster's networking, proxy and DNS add-ons up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Addons {
+    /// hoist, through the cloud's managed add-ons.
+    #[default]
+    Managed,
+    /// The cluster's own defaults, installed at creation; the user upgrades them.
+    SelfManaged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hoist_provider::{
-    tags, Address, Attrs, CloudResource, KindRules, Observed, Ownership, Provider, ProviderError,
-    ResourceConfig, ResourceState, StepContext,
+    tags, Address, Attrs, KindRules, Observed, Ownership, Provider, ProviderError, ResourceConfig,
+    ResourceState, StepContext,
 };
 use rand::Rng;
 use serde_json::{json, Value};
@@ -572,10 +572,12 @@ impl Provider for SimCloud {
             .map(|r| Self::observe(&r, now)))
     }
 
-    async fn list_owned(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
-        self.list(Some(env)).map_err(|e| ProviderError::Transient {
-            service: SERVICE.into(),
-            message: e.to_string(),
-        })
+    async fn list_owned(&self, env: &str) -> Result<hoist_provider::Listing, ProviderError> {
+        self.list(Some(env))
+            .map(hoist_provider::Listing::of)
+            .map_err(|e| ProviderError::Transient {
+                service: SERVICE.into(),
+                message: e.to_string(),
+            })
     }
 }

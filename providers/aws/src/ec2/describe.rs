@@ -23,12 +23,69 @@ fn state_lifecycle(state: Option<&str>, failed: &str) -> Option<Lifecycle> {
 }
 
 impl AwsProvider {
+    /// VPC endpoints by id (`VpcEndpointIds`, which every EC2 implementation has, rather than
+    /// the `vpc-endpoint-id` filter) or by the other filters. An id that does not exist fails
+    /// the whole call, so a batch that hits one is read again id by id, the missing ones gone.
+    async fn describe_endpoints(&self, filters: Vec<Filter>) -> Result<Vec<Found>, ProviderError> {
+        let (by_id, rest): (Vec<Filter>, Vec<Filter>) = filters
+            .into_iter()
+            .partition(|f| f.name() == Some("vpc-endpoint-id"));
+        let ids: Vec<String> = by_id.iter().flat_map(|f| f.values().to_vec()).collect();
+        let c = &self.ec2;
+        let read = |ids: Vec<String>| {
+            let rest = rest.clone();
+            async move {
+                let ids = (!ids.is_empty()).then_some(ids);
+                all!(
+                    "DescribeVpcEndpoints",
+                    c.describe_vpc_endpoints()
+                        .set_vpc_endpoint_ids(ids)
+                        .set_filters(Some(rest))
+                )
+            }
+        };
+        let endpoints = match read(ids.clone()).await {
+            Err(ProviderError::NotFound(_)) if ids.len() > 1 => {
+                let mut found = Vec::new();
+                for id in ids {
+                    match read(vec![id]).await {
+                        Ok(e) => found.extend(e),
+                        Err(ProviderError::NotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                found
+            }
+            Err(ProviderError::NotFound(_)) => Vec::new(),
+            other => other?,
+        };
+        Ok(endpoints
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e.state().map(|s| s.as_str()),
+                    Some("deleted") | Some("Deleted")
+                )
+            })
+            .map(|e| {
+                let mut x = Found::new(e.vpc_endpoint_id().unwrap_or_default(), tags_of(e.tags()));
+                let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
+                x.lifecycle = state_lifecycle(state.as_deref(), "the VPC endpoint failed");
+                x.refs = attrs(json!({"route_tables": e.route_table_ids()}));
+                x
+            })
+            .collect())
+    }
+
     /// Describe resources of `kind` matching `filters` (by id, name or tag); gone ones are left out.
     pub(crate) async fn describe(
         &self,
         kind: &str,
         filters: Vec<Filter>,
     ) -> Result<Vec<Found>, ProviderError> {
+        if kind == "vpc_endpoint" {
+            return self.describe_endpoints(filters).await;
+        }
         let c = &self.ec2;
         let f = Some(filters);
         let found = match kind {
@@ -134,25 +191,6 @@ impl AwsProvider {
                 let id = g.group_id().unwrap_or_default();
                 let mut x = Found::new(id, tags_of(g.tags()));
                 x.live = attrs(json!({"name": g.group_name(), "rules": rules_of(g)}));
-                x
-            })
-            .collect(),
-            "vpc_endpoint" => all!(
-                "DescribeVpcEndpoints",
-                c.describe_vpc_endpoints().set_filters(f)
-            )?
-            .iter()
-            .filter(|e| {
-                !matches!(
-                    e.state().map(|s| s.as_str()),
-                    Some("deleted") | Some("Deleted")
-                )
-            })
-            .map(|e| {
-                let mut x = Found::new(e.vpc_endpoint_id().unwrap_or_default(), tags_of(e.tags()));
-                let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
-                x.lifecycle = state_lifecycle(state.as_deref(), "the VPC endpoint failed");
-                x.refs = attrs(json!({"route_tables": e.route_table_ids()}));
                 x
             })
             .collect(),

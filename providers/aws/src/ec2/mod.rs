@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use hoist_provider::{
-    tags, Attrs, CloudResource, Lifecycle, Observed, ProviderError, ResourceConfig, ResourceState,
-    StepContext,
+    tags, Attrs, CloudResource, Lifecycle, Listing, Observed, ProviderError, ResourceConfig,
+    ResourceState, StepContext,
 };
 use serde_json::{json, Value};
 
@@ -208,18 +208,28 @@ impl AwsProvider {
         Ok(found.into_iter().next())
     }
 
-    pub(crate) async fn list_ec2(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
+    pub(crate) async fn list_ec2(&self, env: &str) -> Result<Listing, ProviderError> {
         let by_tag = || vec![filter(&format!("tag:{}", tags::ENV), vec![env.into()])];
         let kinds = KINDS.iter().map(|(kind, _)| async move {
             self.describe(kind, by_tag())
                 .await
                 .map(|found| (*kind, found))
         });
-        let mut out = Vec::new();
-        for listed in futures::future::join_all(kinds).await {
-            let (kind, found) = listed?;
+        let mut out = Listing::default();
+        for (kind, listed) in KINDS
+            .iter()
+            .map(|(k, _)| *k)
+            .zip(futures::future::join_all(kinds).await)
+        {
+            let found = match listed {
+                Ok((_, found)) => found,
+                Err(e) => {
+                    out.extend(Listing::part(&format!("EC2 {kind}s"), Err(e))?);
+                    continue;
+                }
+            };
             for f in found {
-                out.push(CloudResource {
+                out.resources.push(CloudResource {
                     cloud_id: f.id.clone(),
                     kind: kind.to_string(),
                     name: f.tags.get("Name").cloned().unwrap_or_default(),

@@ -112,8 +112,9 @@ impl AwsProvider {
                 .resources_vpc_config(vpc)
                 .logging(logging(&strings(a, "logging")))
                 .access_config(access)
-                // hoist installs vpc-cni, kube-proxy and coredns as managed add-ons.
-                .bootstrap_self_managed_addons(false)
+                // hoist installs vpc-cni, kube-proxy and coredns as managed add-ons, unless
+                // the blueprint leaves them to EKS's defaults (`cluster.addons: self-managed`).
+                .bootstrap_self_managed_addons(a.get("self_managed_addons") == Some(&json!(true)))
                 .client_request_token(&ctx.token)
                 .set_tags(Some(hash_tags(ctx, name)))
         )?;
@@ -169,6 +170,8 @@ impl AwsProvider {
                 ),
             ]
             .into_iter()
+            // What the answer leaves out is not known to differ: the recorded value stays.
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k.to_string(), v))
             .collect();
             let tags = sorted(c.tags());

@@ -14,7 +14,8 @@ mod pools;
 mod regions;
 
 use hoist_provider::{
-    AccessRole, Address, CloudModel, EndpointAccess, EnvSpec, NatMode, ResourceConfig, SpecProblem,
+    AccessRole, Addons, Address, CloudModel, EndpointAccess, EnvSpec, NatMode, ResourceConfig,
+    SpecProblem,
 };
 use serde_json::{json, Value};
 
@@ -144,13 +145,16 @@ fn expand(spec: &EnvSpec, net: &Network) -> Vec<ResourceConfig> {
     ];
     cluster_deps.extend(net.all_subnets());
     let (public, private) = spec.cluster.endpoint_access.switches();
-    g.add(
-        &cluster,
-        json!({"name": env, "kubernetes_version": spec.cluster.kubernetes_version, "endpoint_public": public, "endpoint_private": private, "logging": LOG_TYPES, "authentication_mode": "API_AND_CONFIG_MAP", "role": cluster_role.to_string(), "security_group": net.cluster_sg.to_string()}),
-        cluster_deps,
-    );
+    let mut cluster_attrs = json!({"name": env, "kubernetes_version": spec.cluster.kubernetes_version, "endpoint_public": public, "endpoint_private": private, "logging": LOG_TYPES, "authentication_mode": "API_AND_CONFIG_MAP", "role": cluster_role.to_string(), "security_group": net.cluster_sg.to_string()});
+    let managed = spec.cluster.addons == Addons::Managed;
+    if !managed {
+        // EKS installs its default vpc-cni, kube-proxy and coredns at creation; the user
+        // keeps them up to date. Only set when asked, so existing clusters do not change.
+        cluster_attrs["self_managed_addons"] = json!(true);
+    }
+    g.add(&cluster, cluster_attrs, cluster_deps);
     let mut node_addons = Vec::new();
-    for name in NODE_ADDONS {
+    for name in NODE_ADDONS.iter().filter(|_| managed) {
         let address = Address::new("eks_addon", *name);
         let configuration = (*name == "vpc-cni").then(vpc_cni_configuration);
         g.add(
@@ -162,6 +166,9 @@ fn expand(spec: &EnvSpec, net: &Network) -> Vec<ResourceConfig> {
     }
     add_access(&mut g, spec, &cluster);
     let hosts = pools::add(&mut g, spec, net, &cluster, &node_role, &node_addons);
+    if !managed {
+        return g.0;
+    }
     let mut coredns_deps = vec![cluster.clone()];
     coredns_deps.extend(hosts);
     g.add(

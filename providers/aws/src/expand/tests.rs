@@ -54,6 +54,7 @@ fn spec(pools: Vec<PoolSpec>) -> EnvSpec {
             kubernetes_version: "1.32".into(),
             endpoint_access: EndpointAccess::Public,
             access: vec![],
+            addons: Default::default(),
         },
         node_pools: pools,
         tags: Default::default(),
@@ -237,4 +238,26 @@ fn access_principals_must_be_iam_arns() {
         entry.attrs["policy"],
         "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy"
     );
+}
+
+#[test]
+fn self_managed_addons_leave_the_defaults_to_eks() {
+    let mut s = spec(vec![pool("system", "m5.large", None)]);
+    let managed = AwsModel.expand(&s).unwrap();
+    assert!(!find(&managed, "eks_cluster.dev")
+        .attrs
+        .contains_key("self_managed_addons"));
+    s.cluster.addons = Addons::SelfManaged;
+    let rs = AwsModel.expand(&s).unwrap();
+    assert_eq!(
+        find(&rs, "eks_cluster.dev").attrs["self_managed_addons"],
+        json!(true)
+    );
+    assert!(
+        !rs.iter().any(|r| r.address.kind() == "eks_addon"),
+        "no managed add-ons"
+    );
+    assert!(!deps(find(&rs, "node_pool.system"))
+        .iter()
+        .any(|d| d.starts_with("eks_addon")));
 }
