@@ -241,8 +241,9 @@ fn lists_follow_every_page_and_a_failed_list_is_never_taken_for_empty() {
     );
     let r = t.expect(&["destroy", "--auto-approve"], 1);
     assert!(
-        r.stderr.contains("ListAddons") && r.stderr.contains("AccessDeniedException"),
-        "a list that fails is an error, not an empty answer:\n{}",
+        r.all()
+            .contains("warning: the final check could not look at EKS clusters, node groups and add-ons (ListAddons: AccessDeniedException"),
+        "a list that fails is named, never taken for empty:\n{}",
         r.all()
     );
     assert!(!r.all().contains("Verified"), "{}", r.all());
@@ -424,7 +425,7 @@ fn a_reconcile_that_lacks_a_permission_is_a_warning_not_a_failure() {
     let r = t.expect(&["plan", "--detailed-exitcode"], 0);
     assert!(
         r.all()
-            .contains("warning: could not list what carries this environment's tags")
+            .contains("warning: state was reconciled with the cloud without IAM roles")
             && r.all().contains("AccessDenied"),
         "{}",
         r.all()

@@ -1,5 +1,5 @@
 //! Opening a run, as library code beside the engine: blueprint → spec → accelerator
-//! resolution → the cloud's expansion → locked state → providers → recovered session, then
+//! resolution → the cloud's expansion → providers → locked state → recovered session, then
 //! plan with cost and the budget gate. Commands translate their arguments into one of these
 //! calls, as cargo's commands call its `ops`.
 
@@ -140,8 +140,8 @@ pub struct Run {
 }
 
 impl Run {
-    /// Check the blueprint (a bad one never opens the cloud or touches state), lock and load
-    /// its state, connect its providers and finish what an interrupted run left.
+    /// Check the blueprint (a bad one never opens the cloud or touches state), connect its
+    /// providers, lock and load its state, and finish what an interrupted run left.
     pub async fn open(
         files: &Files,
         operation: &str,
@@ -157,6 +157,8 @@ impl Run {
             (expansion, peek.join())
         });
         let expansion = expansion?;
+        // Connected before the lock is taken: a cloud that cannot be reached touches no state.
+        let providers = clouds::providers(&env).await?;
         let lock = store.lock(operation)?;
         let state = match peeked {
             Ok(Ok(peeked)) => lock.load_peeked(peeked)?,
@@ -170,7 +172,6 @@ impl Run {
             }
             None => (Vec::new(), Vec::new()),
         };
-        let providers = clouds::providers(&env).await?;
         let session = Session::resume(lock, state, env, providers, observer).await?;
         Ok(Run {
             blueprint,

@@ -61,26 +61,32 @@ impl State {
             message,
             backup: backup.into(),
         };
-        // Check the version before the shape, so a newer file says "upgrade" rather than "corrupt".
-        #[derive(Deserialize)]
-        struct Header {
-            version: Option<Value>,
-        }
-        let header: Header =
-            serde_json::from_str(text).map_err(|e| corrupt(e.line(), e.column(), e.to_string()))?;
-        match header.version.as_ref().and_then(Value::as_u64) {
-            None => return Err(corrupt(1, 1, "missing or non-numeric `version`".into())),
-            Some(v) if v > STATE_VERSION as u64 => {
-                return Err(StateError::NewerVersion {
-                    path: path.into(),
-                    found: v,
-                    supported: STATE_VERSION,
-                })
+        // A newer file must say "upgrade" rather than "corrupt": its version decides, read on
+        // its own only when the whole file does not parse (one pass over large files).
+        let newer = |v: u64| StateError::NewerVersion {
+            path: path.into(),
+            found: v,
+            supported: STATE_VERSION,
+        };
+        let state: State = match serde_json::from_str(text) {
+            Ok(s) => s,
+            Err(e) => {
+                #[derive(Deserialize)]
+                struct Header {
+                    version: Option<Value>,
+                }
+                let header: Header = serde_json::from_str(text)
+                    .map_err(|e| corrupt(e.line(), e.column(), e.to_string()))?;
+                return Err(match header.version.as_ref().and_then(Value::as_u64) {
+                    None => corrupt(1, 1, "missing or non-numeric `version`".into()),
+                    Some(v) if v > STATE_VERSION as u64 => newer(v),
+                    Some(_) => corrupt(e.line(), e.column(), e.to_string()),
+                });
             }
-            Some(_) => {}
+        };
+        if state.version as u64 > STATE_VERSION as u64 {
+            return Err(newer(state.version as u64));
         }
-        let state: State =
-            serde_json::from_str(text).map_err(|e| corrupt(e.line(), e.column(), e.to_string()))?;
         for (key, r) in &state.resources {
             if key != &r.address {
                 return Err(corrupt(
