@@ -63,8 +63,7 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
         &printer,
         &mut session,
         &plan,
-        a.parallelism.map(|n| n as usize),
-        a.timeout,
+        Limits::of(a.parallelism, a.timeout),
     )
     .await
 }
@@ -94,8 +93,7 @@ async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyho
         &printer,
         &mut session,
         &plan,
-        a.parallelism.map(|n| n as usize),
-        a.timeout,
+        Limits::of(a.parallelism, a.timeout),
     )
     .await
 }
@@ -119,13 +117,31 @@ fn confirm(auto_approve: bool, verb: &str) -> anyhow::Result<()> {
 }
 
 /// Run the plan with Ctrl-C handling: the first stops new work, the second exits at once.
+/// How wide and how long an apply may run (`--parallelism`, `--timeout`).
+struct Limits {
+    parallelism: Option<usize>,
+    timeout: Option<std::time::Duration>,
+}
+
+impl Limits {
+    fn of(parallelism: Option<u64>, timeout: Option<std::time::Duration>) -> Self {
+        Self {
+            parallelism: parallelism.map(|n| n as usize),
+            timeout,
+        }
+    }
+}
+
 async fn execute(
     printer: &Arc<Printer>,
     session: &mut Session,
     plan: &Plan,
-    parallelism: Option<usize>,
-    timeout: Option<std::time::Duration>,
+    limits: Limits,
 ) -> anyhow::Result<u8> {
+    let Limits {
+        parallelism,
+        timeout,
+    } = limits;
     let cancel = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (cancel, printer) = (cancel.clone(), printer.clone());
@@ -206,8 +222,7 @@ pub async fn destroy(printer: Arc<Printer>, a: DestroyArgs) -> anyhow::Result<u8
             &printer,
             &mut session,
             &plan,
-            a.parallelism.map(|n| n as usize),
-            a.timeout,
+            Limits::of(a.parallelism, a.timeout),
         )
         .await?;
     }
