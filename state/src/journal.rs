@@ -135,9 +135,18 @@ impl Journal {
     /// Return once entry `seq` (and every one before it) is on disk, syncing if no sync that
     /// started after it was written has done so already.
     pub fn sync_through(&self, seq: u64) -> Result<(), StateError> {
+        self.sync_if_behind(seq).map(|_| ())
+    }
+
+    /// Sync every entry written so far; returns the sequence number now durable.
+    pub fn sync_all(&self) -> Result<u64, StateError> {
+        self.sync_if_behind(u64::MAX)
+    }
+
+    fn sync_if_behind(&self, seq: u64) -> Result<u64, StateError> {
         let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
         if *synced >= seq {
-            return Ok(());
+            return Ok(*synced);
         }
         let (file, target) = {
             let w = self.file.lock().unwrap_or_else(|e| e.into_inner());
@@ -149,7 +158,7 @@ impl Journal {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         *synced = target;
-        Ok(())
+        Ok(target)
     }
 
     /// How many fsyncs this journal made: with group commit, fewer than the intents.

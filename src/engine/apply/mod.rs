@@ -8,6 +8,7 @@
 //! crash or a failure at any point is recovered by the next run. The journal is cleared only
 //! when every create it announced is accounted for.
 
+mod durable;
 mod steps;
 mod walk;
 
@@ -113,6 +114,7 @@ pub(super) struct Shared {
     providers: Arc<Providers>,
     state: Mutex<State>,
     journal: Arc<Journal>,
+    durable: durable::Durable,
     observer: Arc<dyn Observer>,
     retry: RetryPolicy,
     owner: Ownership,
@@ -190,11 +192,7 @@ impl Shared {
     async fn record_intent(&self, entry: JournalEntry) -> Result<(), String> {
         let seq = self.journal.write(&entry).map_err(|e| e.to_string())?;
         self.intents.fetch_add(1, Ordering::Relaxed);
-        let journal = self.journal.clone();
-        tokio::task::spawn_blocking(move || journal.sync_through(seq))
-            .await
-            .map_err(|e| format!("journal sync stopped: {e}"))?
-            .map_err(|e| e.to_string())?;
+        self.durable.through(seq).await?;
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         Journal::replay(std::slice::from_ref(&entry), &mut state);
         Ok(())
@@ -220,11 +218,13 @@ impl Session {
         if let Some(n) = opts.parallelism {
             self.providers.cap(n);
         }
+        let journal = Arc::new(self.lock.journal());
         let shared = Arc::new(Shared {
             providers: self.providers.clone(),
             owner: self.ownership(&state),
             state: Mutex::new(state),
-            journal: Arc::new(self.lock.journal()),
+            journal: journal.clone(),
+            durable: durable::Durable::new(journal),
             observer,
             retry,
             tags: self.env.tags.clone(),

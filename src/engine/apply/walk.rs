@@ -11,6 +11,11 @@ use super::steps::run_step;
 use super::{ApplyOptions, Outcome, Shared, Step};
 use crate::engine::Event;
 
+/// Steps in flight at once without `--parallelism`: enough for the widest graphs to wait in
+/// parallel (a step waiting for readiness holds no call permit), few enough that thousands of
+/// queued steps do not all hold their memory at once; the providers' limiters bound the calls.
+const DEFAULT_STEPS: usize = 256;
+
 /// Prerequisites of each step: forward = dependencies first; backward = dependents first.
 pub(super) fn prerequisites(steps: &[Step], forward: bool) -> Vec<Vec<usize>> {
     let index: HashMap<&Address, Vec<usize>> =
@@ -62,7 +67,7 @@ pub(super) async fn run_phase(
     let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
     let mut running = tokio::task::JoinSet::new();
     loop {
-        while running.len() < opts.parallelism.unwrap_or(usize::MAX).max(1)
+        while running.len() < opts.parallelism.unwrap_or(DEFAULT_STEPS).max(1)
             && !opts.cancel.load(Ordering::SeqCst)
         {
             let Some(i) = ready.pop_front() else { break };
