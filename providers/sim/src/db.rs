@@ -9,6 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // Every statement hoist runs is prepared once per connection.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA journal_mode=WAL;
          PRAGMA synchronous=NORMAL;
@@ -129,52 +131,51 @@ impl Resource {
 }
 
 pub fn insert(conn: &Connection, r: &Resource) -> rusqlite::Result<()> {
-    conn.execute(
-        &format!("INSERT INTO resources({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
-        params![
-            r.cloud_id,
-            r.kind,
-            r.name,
-            r.region,
-            r.parent,
-            r.status,
-            r.ready_at,
-            r.gone_at,
-            serde_json::to_string(&r.attrs).unwrap_or_default(),
-            serde_json::to_string(&r.outputs).unwrap_or_default(),
-            serde_json::to_string(&r.tags).unwrap_or_default(),
-            r.env,
-            r.token,
-            now_ms()
-        ],
-    )?;
+    let sql = format!("INSERT INTO resources({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    conn.prepare_cached(&sql)?.execute(params![
+        r.cloud_id,
+        r.kind,
+        r.name,
+        r.region,
+        r.parent,
+        r.status,
+        r.ready_at,
+        r.gone_at,
+        serde_json::to_string(&r.attrs).unwrap_or_default(),
+        serde_json::to_string(&r.outputs).unwrap_or_default(),
+        serde_json::to_string(&r.tags).unwrap_or_default(),
+        r.env,
+        r.token,
+        now_ms()
+    ])?;
     Ok(())
 }
 
 pub fn update(conn: &Connection, r: &Resource) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE resources SET status = ?2, ready_at = ?3, gone_at = ?4, attrs = ?5, outputs = ?6 WHERE cloud_id = ?1",
-        params![r.cloud_id, r.status, r.ready_at, r.gone_at, serde_json::to_string(&r.attrs).unwrap_or_default(), serde_json::to_string(&r.outputs).unwrap_or_default()],
-    )?;
+    let sql = "UPDATE resources SET status = ?2, ready_at = ?3, gone_at = ?4, attrs = ?5, outputs = ?6 WHERE cloud_id = ?1";
+    conn.prepare_cached(sql)?.execute(params![
+        r.cloud_id,
+        r.status,
+        r.ready_at,
+        r.gone_at,
+        serde_json::to_string(&r.attrs).unwrap_or_default(),
+        serde_json::to_string(&r.outputs).unwrap_or_default()
+    ])?;
     Ok(())
 }
 
 pub fn get(conn: &Connection, cloud_id: &str) -> rusqlite::Result<Option<Resource>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM resources WHERE cloud_id = ?1"),
-        [cloud_id],
-        from_row,
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM resources WHERE cloud_id = ?1"
+    ))?
+    .query_row([cloud_id], from_row)
     .optional()
 }
 
 pub fn by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<Resource>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM resources WHERE token = ?1"),
-        [token],
-        from_row,
-    )
-    .optional()
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM resources WHERE token = ?1"))?
+        .query_row([token], from_row)
+        .optional()
 }
 
 /// Reads answer with attributes and outputs; tags are not part of an answer, so not parsed.
@@ -236,20 +237,15 @@ fn select_columns(
 
 /// Remove rows whose delete has finished, so they vanish like deleted cloud resources do.
 pub fn purge_gone(conn: &Connection, now: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "DELETE FROM resources WHERE gone_at IS NOT NULL AND gone_at <= ?1",
-        [now],
-    )?;
+    conn.prepare_cached("DELETE FROM resources WHERE gone_at IS NOT NULL AND gone_at <= ?1")?
+        .execute([now])?;
     Ok(())
 }
 
 pub fn capacity(conn: &Connection, zone: &str, accelerator: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT available FROM capacity WHERE zone = ?1 AND accelerator = ?2",
-        params![zone, accelerator],
-        |r| r.get(0),
-    )
-    .optional()
+    conn.prepare_cached("SELECT available FROM capacity WHERE zone = ?1 AND accelerator = ?2")?
+        .query_row(params![zone, accelerator], |r| r.get(0))
+        .optional()
 }
 
 pub fn set_capacity(
@@ -259,8 +255,8 @@ pub fn set_capacity(
     available: Option<i64>,
 ) -> rusqlite::Result<()> {
     match available {
-        Some(n) => conn.execute("INSERT INTO capacity(zone, accelerator, available) VALUES (?1, ?2, ?3) ON CONFLICT(zone, accelerator) DO UPDATE SET available = ?3", params![zone, accelerator, n])?,
-        None => conn.execute("DELETE FROM capacity WHERE zone = ?1 AND accelerator = ?2", params![zone, accelerator])?,
+        Some(n) => conn.prepare_cached("INSERT INTO capacity(zone, accelerator, available) VALUES (?1, ?2, ?3) ON CONFLICT(zone, accelerator) DO UPDATE SET available = ?3")?.execute(params![zone, accelerator, n])?,
+        None => conn.prepare_cached("DELETE FROM capacity WHERE zone = ?1 AND accelerator = ?2")?.execute(params![zone, accelerator])?,
     };
     Ok(())
 }
@@ -272,17 +268,14 @@ pub fn consume_capacity(
     accelerator: &str,
     delta: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute("UPDATE capacity SET available = MAX(available - ?3, 0) WHERE zone = ?1 AND accelerator = ?2", params![zone, accelerator, delta])?;
+    conn.prepare_cached("UPDATE capacity SET available = MAX(available - ?3, 0) WHERE zone = ?1 AND accelerator = ?2")?.execute(params![zone, accelerator, delta])?;
     Ok(())
 }
 
 pub fn quota(conn: &Connection, region: &str, accelerator: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT max_gpus FROM quotas WHERE region = ?1 AND accelerator = ?2",
-        params![region, accelerator],
-        |r| r.get(0),
-    )
-    .optional()
+    conn.prepare_cached("SELECT max_gpus FROM quotas WHERE region = ?1 AND accelerator = ?2")?
+        .query_row(params![region, accelerator], |r| r.get(0))
+        .optional()
 }
 
 pub fn set_quota(
@@ -292,8 +285,8 @@ pub fn set_quota(
     max_gpus: Option<i64>,
 ) -> rusqlite::Result<()> {
     match max_gpus {
-        Some(n) => conn.execute("INSERT INTO quotas(region, accelerator, max_gpus) VALUES (?1, ?2, ?3) ON CONFLICT(region, accelerator) DO UPDATE SET max_gpus = ?3", params![region, accelerator, n])?,
-        None => conn.execute("DELETE FROM quotas WHERE region = ?1 AND accelerator = ?2", params![region, accelerator])?,
+        Some(n) => conn.prepare_cached("INSERT INTO quotas(region, accelerator, max_gpus) VALUES (?1, ?2, ?3) ON CONFLICT(region, accelerator) DO UPDATE SET max_gpus = ?3")?.execute(params![region, accelerator, n])?,
+        None => conn.prepare_cached("DELETE FROM quotas WHERE region = ?1 AND accelerator = ?2")?.execute(params![region, accelerator])?,
     };
     Ok(())
 }
@@ -310,6 +303,6 @@ pub fn faults(conn: &Connection) -> rusqlite::Result<(f64, f64)> {
 }
 
 pub fn set_faults(conn: &Connection, transient: f64, throttle: f64) -> rusqlite::Result<()> {
-    conn.execute("INSERT INTO faults(id, transient, throttle) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET transient = ?1, throttle = ?2", params![transient, throttle])?;
+    conn.prepare_cached("INSERT INTO faults(id, transient, throttle) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET transient = ?1, throttle = ?2")?.execute(params![transient, throttle])?;
     Ok(())
 }

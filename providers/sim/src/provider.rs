@@ -459,7 +459,7 @@ impl Provider for SimCloud {
                     int(&config.attrs, "desired") * count,
                     &config.address.to_string(),
                 )?;
-                for (z, n) in &per_zone {
+                for (z, n) in per_zone.iter().filter(|(_, n)| **n > 0) {
                     db::consume_capacity(&conn, z, &accelerator, *n).map_err(sql)?;
                 }
             }
