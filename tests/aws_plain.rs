@@ -15,8 +15,23 @@ fn an_apply_against_plain_moto_skips_the_quota_check_with_a_warning_and_converge
     let em = Emulator::start_plain();
     let t = em.context();
     t.write("hoist.yaml", BLUEPRINT);
-    let applied = t.expect(&["apply", "--auto-approve"], 0);
+    let applied = t.expect(&["apply", "--auto-approve", "--json"], 0);
     let all = applied.all();
+    // Each AWS service has a limiter of its own.
+    let report = serde_json::Deserializer::from_str(&applied.stdout)
+        .into_iter::<serde_json::Value>()
+        .filter_map(Result::ok)
+        .find_map(|v| v.get("report").cloned())
+        .expect("an apply report");
+    let limiters: Vec<&str> = report["concurrency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["provider"].as_str())
+        .collect();
+    for api in ["aws/ec2", "aws/eks", "aws/iam", "aws/logs"] {
+        assert!(limiters.contains(&api), "{api} in {limiters:?}");
+    }
     assert!(
         all.contains("warning: skipped the GPU vCPU quota check for g6.xlarge")
             && all.contains("GetServiceQuota"),

@@ -42,11 +42,13 @@ struct Deferred {
     current: Mutex<Option<(ResourceState, Arc<dyn Provider>)>>,
 }
 
-/// Every provider of a run, with one adaptive limiter each.
+/// Every provider of a run, with one adaptive limiter per provider and API, made on first use.
 pub struct Providers {
     primary: String,
     slots: BTreeMap<String, Slot>,
-    limiters: BTreeMap<String, Arc<Limiter>>,
+    limiters: Mutex<BTreeMap<(String, &'static str), Arc<Limiter>>>,
+    /// The user's `--parallelism`, for every limiter.
+    cap: Mutex<Option<usize>>,
 }
 
 impl Providers {
@@ -56,12 +58,9 @@ impl Providers {
         let mut me = Self {
             primary: name.clone(),
             slots: BTreeMap::new(),
-            limiters: BTreeMap::new(),
+            limiters: Mutex::new(BTreeMap::new()),
+            cap: Mutex::new(None),
         };
-        me.limiters.insert(
-            name.clone(),
-            Arc::new(Limiter::new(&name, primary.concurrency())),
-        );
         me.slots.insert(name, Slot::Ready(primary));
         me
     }
@@ -69,10 +68,6 @@ impl Providers {
     /// Add a provider that is ready now.
     pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
         let name = provider.name().to_string();
-        self.limiters.insert(
-            name.clone(),
-            Arc::new(Limiter::new(&name, provider.concurrency())),
-        );
         self.slots.insert(name, Slot::Ready(provider));
         self
     }
@@ -80,10 +75,6 @@ impl Providers {
     /// Add a provider configured from its source resource once that exists.
     pub fn with_deferred(mut self, factory: Arc<dyn ProviderFactory>) -> Self {
         let name = factory.name().to_string();
-        self.limiters.insert(
-            name.clone(),
-            Arc::new(Limiter::new(&name, Default::default())),
-        );
         self.slots.insert(
             name,
             Slot::Deferred(Box::new(Deferred {
@@ -201,19 +192,36 @@ impl Providers {
             .unwrap_or_default()
     }
 
-    /// The limiter of provider `name`.
-    pub fn limiter(&self, name: &str) -> Option<Arc<Limiter>> {
-        self.limiters.get(self.canonical(name)).cloned()
+    /// The limiter of the API that `provider`'s calls on `kind` go to.
+    pub fn limiter(&self, provider: &dyn Provider, kind: &str) -> Arc<Limiter> {
+        let api = provider.api(kind);
+        let key = (provider.name().to_string(), api);
+        let mut limiters = lock(&self.limiters);
+        limiters
+            .entry(key)
+            .or_insert_with(|| {
+                let label = match api {
+                    "" => provider.name().to_string(),
+                    api => format!("{}/{api}", provider.name()),
+                };
+                let limiter = Limiter::new(&label, provider.concurrency(api));
+                if let Some(max) = *lock(&self.cap) {
+                    limiter.cap(max);
+                }
+                Arc::new(limiter)
+            })
+            .clone()
     }
 
-    /// How each provider's concurrency adapted during the run.
+    /// How each provider's (and API's) concurrency adapted during the run.
     pub fn concurrency_report(&self) -> Vec<super::limiter::LimiterReport> {
-        self.limiters.values().map(|l| l.report()).collect()
+        lock(&self.limiters).values().map(|l| l.report()).collect()
     }
 
     /// Cap every limiter at `max` (the user's `--parallelism`).
     pub fn cap(&self, max: usize) {
-        for l in self.limiters.values() {
+        *lock(&self.cap) = Some(max);
+        for l in lock(&self.limiters).values() {
             l.cap(max);
         }
     }

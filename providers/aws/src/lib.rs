@@ -242,12 +242,26 @@ pub(crate) fn token_name(prefix: &str, token: &str) -> String {
 
 #[async_trait]
 impl Provider for AwsProvider {
-    /// EKS and EC2 throttle per account and API at a few to tens of calls a second.
-    fn concurrency(&self) -> hoist_provider::Concurrency {
-        hoist_provider::Concurrency {
-            initial: 8,
-            max: 32,
+    /// Each service throttles per account on its own.
+    fn api(&self, kind: &str) -> &'static str {
+        match kind {
+            "eks_cluster" | "eks_addon" | "eks_access_entry" | "node_pool" => "eks",
+            "iam_role" => "iam",
+            "log_group" => "logs",
+            "controller_leftovers" => "elb",
+            _ => "ec2",
         }
+    }
+
+    /// EC2 takes tens of mutating calls a second per account, EKS and CloudWatch Logs about
+    /// ten, IAM a few: start below, and let the limiter find the rest.
+    fn concurrency(&self, api: &str) -> hoist_provider::Concurrency {
+        let (initial, max) = match api {
+            "ec2" => (8, 32),
+            "iam" => (2, 8),
+            _ => (4, 16),
+        };
+        hoist_provider::Concurrency { initial, max }
     }
 
     fn name(&self) -> &str {

@@ -30,9 +30,17 @@ pub trait Provider: Send + Sync {
     /// How attributes of `kind` are compared.
     fn rules(&self, kind: &str) -> KindRules;
 
-    /// How many calls this cloud takes at once before it throttles: the engine starts at
+    /// Which of the cloud's APIs (each throttled on its own) the calls on `kind` go to; the
+    /// engine keeps one adaptive limiter per provider and API.
+    fn api(&self, kind: &str) -> &'static str {
+        let _ = kind;
+        ""
+    }
+
+    /// How many calls `api` takes at once before it throttles: the engine starts at
     /// `initial`, widens while calls succeed and halves on throttling, never past `max`.
-    fn concurrency(&self) -> Concurrency {
+    fn concurrency(&self, api: &str) -> Concurrency {
+        let _ = api;
         Concurrency::default()
     }
 

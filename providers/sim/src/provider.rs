@@ -314,7 +314,7 @@ fn kind_rules(kind: &str) -> KindRules {
 #[async_trait]
 impl Provider for SimCloud {
     /// SQLite takes many readers and one writer: wide, but not without bound.
-    fn concurrency(&self) -> hoist_provider::Concurrency {
+    fn concurrency(&self, _api: &str) -> hoist_provider::Concurrency {
         hoist_provider::Concurrency {
             initial: 32,
             max: 256,

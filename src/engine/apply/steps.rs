@@ -101,7 +101,7 @@ impl Shared {
         let limit = self.timeout.unwrap_or(Duration::from_secs(secs));
         self.retry
             .until(started + limit)
-            .limited(self.providers.limiter(provider.name()))
+            .limited(Some(self.providers.limiter(provider, address.kind())))
     }
 }
 
