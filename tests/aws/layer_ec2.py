@@ -11,9 +11,6 @@
                      gateways.
   NAT gateways       DeleteNatGateway also removes the gateway's network interface (moto leaves
                      it, which would block deleting the subnet forever).
-  VPC endpoints      DescribeVpcEndpoints takes the documented `vpc-endpoint-id` filter (moto
-                     answers it with FilterNotImplementedError): ids that do not exist match
-                     nothing instead of failing the call, as with AWS.
 """
 import fnmatch
 import re
@@ -80,10 +77,6 @@ class Ec2:
                 return getattr(self, "op_" + call.op)(call)
             if call.op in ("CreateTags", "DeleteTags") and not moto_answers("DescribePlacementGroups"):
                 return self.placement_tags(call, environ, forward)
-            if call.op == "DescribeVpcEndpoints":
-                rewritten = self.endpoint_id_filter(call, environ)
-                if rewritten is not None:
-                    return forward(*rewritten[1:]) if rewritten[0] == "forward" else rewritten
             check = getattr(self, "check_" + call.op, None)
             if check is not None:
                 check(call)
@@ -96,30 +89,6 @@ class Ec2:
         except AwsError as e:
             return error("ec2", e.status, e.code, e.message)
         return None
-
-    # -- filters moto lacks -----------------------------------------------------------------
-    def endpoint_id_filter(self, call, environ):
-        """A `vpc-endpoint-id` filter as VpcEndpointId.N of the ids that exist: the answer when
-        none does, else ("forward", environ, body); None when there is no such filter."""
-        filters = structures(call.params, "Filter")
-        wanted = [f for f in filters if f.get("Name") == "vpc-endpoint-id"]
-        if not wanted:
-            return None
-        ec2, _, _ = backends(call.region)
-        ids = [v for f in wanted for k, v in sorted(f.items()) if k.startswith("Value.")]
-        present = [i for i in ids if i in ec2.vpc_end_points]
-        if not present:
-            return ec2_answer("DescribeVpcEndpoints", {"vpcEndpointSet": []})
-        kept = [f for f in filters if f.get("Name") != "vpc-endpoint-id"]
-        params = {k: v for k, v in call.params.items() if not k.startswith("Filter.")}
-        for n, f in enumerate(kept, 1):
-            for k, v in f.items():
-                params[f"Filter.{n}.{k}"] = v
-        for n, i in enumerate(present, 1):
-            params[f"VpcEndpointId.{n}"] = i
-        body = urlencode(params).encode()
-        environ = dict(environ, CONTENT_LENGTH=str(len(body)))
-        return "forward", environ, body
 
     # -- dependencies -----------------------------------------------------------------------
     def check_DeleteSubnet(self, call):
