@@ -65,13 +65,6 @@ impl Providers {
         me
     }
 
-    /// Add a provider that is ready now.
-    pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
-        let name = provider.name().to_string();
-        self.slots.insert(name, Slot::Ready(provider));
-        self
-    }
-
     /// Add a provider configured from its source resource once that exists.
     pub fn with_deferred(mut self, factory: Arc<dyn ProviderFactory>) -> Self {
         let name = factory.name().to_string();
@@ -83,11 +76,6 @@ impl Providers {
             })),
         );
         self
-    }
-
-    /// The name unnamed resources belong to: the environment's cloud.
-    pub fn primary(&self) -> &str {
-        &self.primary
     }
 
     /// `name` as resources record it: empty means the primary.
