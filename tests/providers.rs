@@ -335,6 +335,13 @@ async fn a_provider_configured_from_a_cluster_follows_it_through_create_loss_and
         "both objects are forgotten: {:?}",
         lost.dropped
     );
+    let text = hoist::printer::render_plan(&lost, false);
+    assert!(
+        text.contains(
+            "~ kv_object.models  # forget: kv_object.models is gone with cluster.layered"
+        ) && text.contains("2 to forget from state"),
+        "the plan says what is forgotten and why:\n{text}"
+    );
     let calls_before = w.servers.calls.lock().unwrap().len();
     w.apply(w.desired()).await;
     let calls = w.servers.calls.lock().unwrap()[calls_before..].to_vec();

@@ -69,10 +69,10 @@ pub struct Pending {
 
 /// Append-only log of an apply's steps. Every entry is written at once, so a killed process
 /// loses none. An intent must also survive a power loss before the cloud is asked: it is
-/// durable once [`Journal::sync_through`] its sequence number returns. Syncs are committed in
-/// groups: one fsync serves every entry written before it, so concurrent steps waiting on
-/// their intents share it. Other entries only save the next run a lookup by token, and are
-/// made durable by the next sync.
+/// durable once a [`Journal::sync_all`] that started after its write returns. One fsync serves
+/// every entry written before it, so concurrent steps waiting on their intents share it (the
+/// engine runs one sync at a time for them). Other entries only save the next run a lookup by
+/// token, and are made durable by the next sync.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
@@ -99,17 +99,8 @@ impl Journal {
         }
     }
 
-    /// Write `entry`; an intent is also made durable before this returns. Returns the
-    /// entry's sequence number.
-    pub fn append(&self, entry: &JournalEntry) -> Result<u64, StateError> {
-        let seq = self.write(entry)?;
-        if matches!(entry, JournalEntry::Intent { .. }) {
-            self.sync_through(seq)?;
-        }
-        Ok(seq)
-    }
-
-    /// Write `entry` without waiting for the disk; [`Journal::sync_through`] its number to.
+    /// Write `entry` without waiting for the disk; returns its sequence number, durable once
+    /// [`Journal::sync_all`] has returned at least that number.
     pub fn write(&self, entry: &JournalEntry) -> Result<u64, StateError> {
         let mut line = serde_json::to_vec(entry).expect("journal entry serializes");
         line.push(b'\n');
@@ -132,26 +123,17 @@ impl Journal {
         Ok(w.written)
     }
 
-    /// Return once entry `seq` (and every one before it) is on disk, syncing if no sync that
-    /// started after it was written has done so already.
-    pub fn sync_through(&self, seq: u64) -> Result<(), StateError> {
-        self.sync_if_behind(seq).map(|_| ())
-    }
-
-    /// Sync every entry written so far; returns the sequence number now durable.
+    /// Make every entry written so far durable (no fsync when an earlier one covered them);
+    /// returns the sequence number now durable.
     pub fn sync_all(&self) -> Result<u64, StateError> {
-        self.sync_if_behind(u64::MAX)
-    }
-
-    fn sync_if_behind(&self, seq: u64) -> Result<u64, StateError> {
         let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
-        if *synced >= seq {
-            return Ok(*synced);
-        }
         let (file, target) = {
             let w = self.file.lock().unwrap_or_else(|e| e.into_inner());
             (w.file.clone(), w.written)
         };
+        if *synced >= target {
+            return Ok(*synced);
+        }
         if let Some(f) = file {
             f.sync_data().map_err(io(&self.path))?;
             self.syncs
@@ -342,14 +324,15 @@ mod tests {
                 s.spawn(move || {
                     let seq = journal.write(&intent(i)).unwrap();
                     written.wait();
-                    journal.sync_through(seq).unwrap();
+                    assert!(journal.sync_all().unwrap() >= seq);
                 });
             }
         });
         assert_eq!(journal.syncs(), 1, "the first sync covered all 16");
         assert_eq!(journal.read().unwrap().len(), 16);
         // A later intent needs a sync of its own.
-        journal.append(&intent(16)).unwrap();
+        journal.write(&intent(16)).unwrap();
+        journal.sync_all().unwrap();
         assert_eq!(journal.syncs(), 2);
     }
 
@@ -370,7 +353,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::new(dir.path().join("j"));
         let a: Address = "node_pool.gpu".parse().unwrap();
-        j.append(&JournalEntry::Intent {
+        j.write(&JournalEntry::Intent {
             address: a.clone(),
             token: "t1".into(),
             provider: "sim".into(),

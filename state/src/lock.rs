@@ -295,6 +295,30 @@ mod tests {
     }
 
     #[test]
+    fn a_peeked_state_is_used_only_while_the_file_is_the_one_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), "demo");
+        let lock = store.lock("apply").unwrap();
+        let mut s = State::new("demo", "sim", "sim-east1");
+        lock.save(&s).unwrap();
+        let unchanged = store.peek().unwrap();
+        assert_eq!(lock.load_peeked(unchanged).unwrap().unwrap().serial, 0);
+        let stale = store.peek().unwrap();
+        s.serial = 7;
+        lock.save(&s).unwrap();
+        assert_eq!(
+            lock.load_peeked(stale).unwrap().unwrap().serial,
+            7,
+            "a file replaced after the peek is read again"
+        );
+        assert!(Store::new(dir.path(), "other")
+            .peek()
+            .unwrap()
+            .state
+            .is_none());
+    }
+
+    #[test]
     fn save_keeps_backup_and_private_mode() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
