@@ -11,6 +11,7 @@ mod interpolate;
 mod model;
 pub mod schema;
 mod spec;
+mod stack;
 mod validate;
 mod yaml;
 
@@ -21,7 +22,7 @@ use std::sync::Arc;
 pub use check::Problem;
 pub use diagnostic::{did_you_mean, Diagnostic};
 pub use model::{
-    dns_name, parse_duration, Accelerator, Blueprint, Cluster, Component, Network, NodePool, Zones,
+    dns_name, parse_duration, Accelerator, Blueprint, Cluster, Network, NodePool, Zones,
 };
 pub use schema::{json_schema, Capacity, Cloud, EndpointAccess, Latency};
 pub use validate::parse_accelerator;

@@ -8,7 +8,7 @@ use hoist_provider::{AccessGrant, Ipv4Cidr, NatMode};
 use crate::check::Problem;
 use crate::schema::*;
 use crate::validate::{
-    check_dns_name, validate_cluster, validate_network, validate_pools, validate_stack, Validator,
+    check_dns_name, validate_cluster, validate_network, validate_pools, Validator,
 };
 use crate::yaml::{Node, Pos, Value};
 
@@ -26,7 +26,7 @@ pub struct Blueprint {
     pub network: Network,
     pub cluster: Cluster,
     pub node_pools: Vec<NodePool>,
-    pub stack: Vec<Component>,
+    pub stack: hoist_provider::StackSpec,
     pub budget_hourly_usd: Option<f64>,
     pub(crate) spans: Spans,
     pub(crate) origin: crate::Origin,
@@ -89,12 +89,6 @@ pub struct NodePool {
     pub index: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Component {
-    pub name: &'static str,
-    pub variant: Option<String>,
-    pub version: Option<String>,
-}
 
 /// Where each value of the file was written, found by path (`node_pools[0].min`, or
 /// `labels.team#key` for a key) in the parsed tree, only when an error needs it.
@@ -244,7 +238,7 @@ pub fn validate(
     let network = validate_network(&mut v, file.network.as_ref());
     let cluster = validate_cluster(&mut v, file.cluster.as_ref());
     let node_pools = validate_pools(&mut v, &file.node_pools);
-    let stack = validate_stack(&mut v, file.stack.as_ref());
+    let stack = crate::stack::validate_stack(&mut v, file.stack.as_ref(), &node_pools);
     if let Some(b) = &file.budget {
         if b.max_hourly_usd.is_nan() || b.max_hourly_usd <= 0.0 {
             v.err(

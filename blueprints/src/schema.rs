@@ -229,16 +229,44 @@ pub struct NodePoolFile {
     pub disk_size_gib: Option<u32>,
 }
 
+/// One stack component. Every component takes `enabled`, `variant` and `version`; the other
+/// settings belong to one component each (validation says which).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentFile {
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Component-specific settings, e.g. `variant: gpu-operator` for `gpu`.
+    /// Which implementation: `device-plugin` or `gpu-operator` for `gpu`; `model-server` or
+    /// `kserve` for `serving`.
     #[serde(default)]
     pub variant: Option<String>,
+    /// The image tag of the component's main image, instead of hoist's pin.
     #[serde(default)]
     pub version: Option<String>,
+    /// monitoring: how long Prometheus keeps samples (`15d`, `12h`; default 15d).
+    #[serde(default)]
+    pub retention: Option<String>,
+    /// monitoring (Prometheus' volume, default 50) and mlflow (its database volume, default 10).
+    #[serde(default)]
+    pub storage_gib: Option<u32>,
+    /// serving: the model server's image.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// serving: the node pool it runs on (default: the first accelerator pool).
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// serving: GPUs per replica (default 1 on an accelerator pool, else 0).
+    #[serde(default)]
+    pub gpus: Option<u32>,
+    /// serving: replicas the autoscaler keeps at least (default 1).
+    #[serde(default)]
+    pub min_replicas: Option<u32>,
+    /// serving: replicas the autoscaler may go up to (default 3).
+    #[serde(default)]
+    pub max_replicas: Option<u32>,
+    /// serving: the port the server listens on (default 8080).
+    #[serde(default)]
+    pub port: Option<u16>,
 }
 
 fn yes() -> bool {

@@ -136,6 +136,7 @@ impl Blueprint {
             },
             node_pools: pools,
             tags: self.tags.clone(),
+            stack: self.stack.clone(),
         })
     }
 

@@ -464,34 +464,3 @@ pub(crate) fn validate_taint(v: &mut Validator, path: &str, t: &TaintFile) -> Op
     })
 }
 
-pub(crate) fn validate_stack(v: &mut Validator, s: Option<&StackFile>) -> Vec<Component> {
-    let Some(s) = s else { return Vec::new() };
-    let parts: [(&'static str, &Option<ComponentFile>, &[&str]); 5] = [
-        ("gpu", &s.gpu, &["device-plugin", "gpu-operator"]),
-        ("autoscaler", &s.autoscaler, &["cluster-autoscaler"]),
-        ("monitoring", &s.monitoring, &["prometheus"]),
-        ("mlflow", &s.mlflow, &["tracking-server"]),
-        ("serving", &s.serving, &["kserve", "model-server"]),
-    ];
-    let mut out = Vec::new();
-    for (name, comp, variants) in parts {
-        let Some(c) = comp else { continue };
-        if let Some(var) = &c.variant {
-            if !variants.contains(&var.as_str()) {
-                v.err(
-                    &format!("stack.{name}.variant"),
-                    format!("unknown variant {var:?} for stack component `{name}`"),
-                    format!("one of: {}", variants.join(", ")),
-                );
-            }
-        }
-        if c.enabled {
-            out.push(Component {
-                name,
-                variant: c.variant.clone(),
-                version: c.version.clone(),
-            });
-        }
-    }
-    out
-}

@@ -8,6 +8,7 @@
 mod address;
 mod change;
 mod cidr;
+mod cluster_api;
 mod diff;
 mod error;
 mod provider;
@@ -18,6 +19,7 @@ mod spec;
 pub use address::{Address, AddressError};
 pub use change::{Action, Change, FieldDiff, ReplaceOrder};
 pub use cidr::{bits_for, Ipv4Cidr};
+pub use cluster_api::{ClusterAccess, KubeService};
 pub use diff::{diff_attrs, AttrDiff, KindRules};
 pub use error::ProviderError;
 pub use provider::{Cloud, Concurrency, Provider, ProviderFactory, ProviderSettings, StepContext};
@@ -26,8 +28,10 @@ pub use resource::{
     Attrs, CloudResource, Lifecycle, Listing, Observed, Ownership, ResourceConfig, ResourceState,
 };
 pub use spec::{
-    AcceleratorInfo, AccessGrant, AccessRole, Addons, Capacity, CloudModel, ClusterSpec,
-    EndpointAccess, EnvSpec, NatMode, NetworkSpec, PoolSpec, SpecProblem,
+    AcceleratorInfo, AccessGrant, AccessRole, Addons, ArtifactStore, AutoscalerStack,
+    AutoscalerTarget, Capacity, CloudModel, ClusterSpec, EndpointAccess, EnvSpec, GpuStack,
+    GpuVariant, MlflowStack, MonitoringStack, NatMode, NetworkSpec, PoolSpec, ServingStack,
+    ServingVariant, SpecProblem, StackSpec, StackTarget,
 };
 
 /// Tag keys every provider puts on what it creates. `sweep` and the destroy check rely on them.

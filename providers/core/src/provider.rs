@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use crate::{
-    Address, CloudModel, KindRules, Listing, Observed, Ownership, ProviderError, ResourceConfig,
+    Address, ClusterAccess, CloudModel, KindRules, Listing, Observed, Ownership, ProviderError, ResourceConfig,
     ResourceState,
 };
 
@@ -89,6 +89,15 @@ pub trait Provider: Send + Sync {
         token: &str,
         owner: &Ownership,
     ) -> Result<Option<Observed>, ProviderError>;
+
+    /// How to reach the Kubernetes API of `cluster`, a cluster this provider made, for the
+    /// stack's provider. Clouds without clusters keep the default.
+    async fn cluster_access(&self, cluster: &ResourceState) -> Result<ClusterAccess, ProviderError> {
+        Err(ProviderError::Fatal(format!(
+            "{} has no Kubernetes API that hoist can reach",
+            cluster.address
+        )))
+    }
 
     /// Everything in the cloud tagged with `hoist-env = env`.
     /// Parts that cannot be listed (no permission, no such API) are `skipped`, not errors.

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Ipv4Cidr, ResourceConfig};
+use crate::{Address, Ipv4Cidr, ResourceConfig};
 
 /// One environment, validated, with its zones checked against the region and every node pool
 /// resolved to an instance type.
@@ -25,6 +25,7 @@ pub struct EnvSpec {
     pub node_pools: Vec<PoolSpec>,
     /// The user's own tags (ownership tags are added per resource at create time).
     pub tags: BTreeMap<String, String>,
+    pub stack: StackSpec,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -226,4 +227,131 @@ pub trait CloudModel: Send + Sync {
     fn regions(&self) -> Vec<String>;
     /// The environment's resources with their dependencies, or every problem found.
     fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>>;
+
+    /// What the stack needs from this cloud to run on the environment's cluster; `None` when
+    /// the cloud cannot run one (the blueprint's `stack` is then an error).
+    fn stack_target(&self, spec: &EnvSpec) -> Option<StackTarget> {
+        let _ = spec;
+        None
+    }
+}
+
+/// The MLOps stack the environment runs on its cluster: each component optional.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StackSpec {
+    pub gpu: Option<GpuStack>,
+    pub autoscaler: Option<AutoscalerStack>,
+    pub monitoring: Option<MonitoringStack>,
+    pub mlflow: Option<MlflowStack>,
+    pub serving: Option<ServingStack>,
+}
+
+impl StackSpec {
+    pub fn is_empty(&self) -> bool {
+        self == &StackSpec::default()
+    }
+}
+
+/// How GPU nodes get their device plugin and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuVariant {
+    /// NVIDIA's device plugin and DCGM exporter as DaemonSets; drivers come with the node image.
+    DevicePlugin,
+    /// NVIDIA's GPU operator, which installs drivers, toolkit, plugin and exporter itself.
+    GpuOperator,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuStack {
+    pub variant: GpuVariant,
+    /// Overrides the pinned image tag of the main component.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoscalerStack {
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitoringStack {
+    pub version: Option<String>,
+    /// How long Prometheus keeps samples, in its own syntax (`15d`, `12h`).
+    pub retention: String,
+    /// Size of Prometheus' volume.
+    pub storage_gib: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlflowStack {
+    pub version: Option<String>,
+    /// Size of the volume holding the SQLite backend store.
+    pub storage_gib: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServingVariant {
+    /// A Deployment, Service and HorizontalPodAutoscaler for one model image.
+    ModelServer,
+    /// KServe's controller in raw-deployment mode.
+    Kserve,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServingStack {
+    pub variant: ServingVariant,
+    pub version: Option<String>,
+    /// The model server's image.
+    pub image: String,
+    /// The node pool it runs on (its labels and taints decide selectors and tolerations).
+    pub pool: Option<String>,
+    /// GPUs per replica.
+    pub gpus: u32,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// The port the server listens on.
+    pub port: u16,
+}
+
+/// What the stack needs from the cloud it runs on; each cloud's model says it, so the
+/// Kubernetes layer stays free of cloud knowledge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackTarget {
+    /// The cluster whose outputs configure the Kubernetes provider.
+    pub cluster: Address,
+    /// The cluster's name in the cloud, for tools that discover by it (the autoscaler).
+    pub cluster_name: String,
+    /// The node label that names the accelerator type on accelerator nodes.
+    pub accelerator_label: String,
+    /// The node label that names a node's pool.
+    pub pool_label: String,
+    /// `None` when node pools autoscale by themselves (GKE, AKS, sim).
+    pub autoscaler: Option<AutoscalerTarget>,
+    /// Where MLflow keeps artifacts, when the environment runs MLflow.
+    pub artifacts: Option<ArtifactStore>,
+    /// The storage class for volumes (`None`: the cluster's default).
+    pub storage_class: Option<String>,
+}
+
+/// How the self-hosted cluster-autoscaler is told about this cloud.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoscalerTarget {
+    /// `--cloud-provider`.
+    pub cloud_provider: String,
+    /// Further flags (auto-discovery of this cluster's node groups).
+    pub args: Vec<String>,
+    /// Annotations on its service account (cloud identity).
+    pub service_account_annotations: BTreeMap<String, String>,
+}
+
+/// A bucket the same run makes, and how MLflow reaches it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactStore {
+    /// The bucket resource, and the output holding the URI MLflow is given (`s3://…`).
+    pub bucket: Address,
+    pub uri_output: String,
+    /// Annotations on MLflow's service account (the identity that may use the bucket).
+    pub service_account_annotations: BTreeMap<String, String>,
+    /// Environment variables the server needs for the store (region, endpoint).
+    pub env: BTreeMap<String, String>,
 }

@@ -58,6 +58,7 @@ fn spec(pools: Vec<PoolSpec>) -> EnvSpec {
         },
         node_pools: pools,
         tags: Default::default(),
+        stack: Default::default(),
     }
 }
 
