@@ -281,6 +281,12 @@ pub enum SimCommand {
         accelerator: Option<String>,
         gpus: Option<String>,
     },
+    /// Serve the simulated clusters' Kubernetes APIs on 127.0.0.1 for kubectl (until Ctrl-C).
+    Serve {
+        /// The port (0 picks a free one; the address is printed and `hoist kubeconfig` reads it).
+        #[arg(long, default_value_t = 6443)]
+        port: u16,
+    },
     /// Show, or set, the rates of injected transient errors and throttling (0 to 1).
     Faults {
         #[arg(long)]

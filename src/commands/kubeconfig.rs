@@ -15,13 +15,22 @@ pub async fn kubeconfig(printer: Arc<Printer>, a: KubeconfigArgs) -> anyhow::Res
     let Some(state) = &session.state else {
         bail!("the environment has not been applied\n  = hint: run `hoist apply` first")
     };
-    let Some(cluster) = state
-        .resources
-        .values()
-        .find(|r| r.address.kind() == "eks_cluster")
-    else {
-        bail!("environment {:?} on {} has no cluster with a Kubernetes API that hoist can reach\n  = hint: kubeconfig needs cloud: aws (the simulated cloud's clusters have no API server)", state.environment, state.provider);
+    let address =
+        crate::ops::clouds::cloud(&state.provider).and_then(|c| c.cluster(&state.environment));
+    let Some(cluster) = address.and_then(|a| state.resources.get(&a)) else {
+        bail!(
+            "environment {:?} on {} has no cluster\n  = hint: run `hoist apply` first",
+            state.environment,
+            state.provider
+        );
     };
+    if state.provider == "sim" {
+        let dir = hoist_sim::SimCloud::default_dir();
+        let Some(text) = hoist_sim::kubeconfig(&dir, &cluster.cloud_id, &state.environment) else {
+            bail!("the simulated clusters' API is not being served\n  = hint: run `hoist sim serve` in another terminal, then `hoist kubeconfig` again");
+        };
+        return write(printer.as_ref(), a.out, text);
+    }
     // Endpoint and CA are read now: they are not credentials, but they can change.
     let observed = session.refresh_state(printer.as_ref()).await?;
     let live = observed
@@ -48,7 +57,12 @@ pub async fn kubeconfig(printer: Arc<Printer>, a: KubeconfigArgs) -> anyhow::Res
         ca = out("certificate_authority"),
         ctx_name = state.environment,
     );
-    match a.out {
+    write(printer.as_ref(), a.out, text)
+}
+
+/// The kubeconfig to `out`, or to stdout.
+fn write(printer: &Printer, out: Option<std::path::PathBuf>, text: String) -> anyhow::Result<u8> {
+    match out {
         Some(path) => {
             std::fs::write(&path, text)
                 .with_context(|| format!("cannot write {}", path.display()))?;

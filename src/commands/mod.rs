@@ -5,6 +5,7 @@ mod init;
 mod inspect;
 mod kubeconfig;
 mod run;
+mod serve;
 mod sim;
 
 use std::sync::Arc;
@@ -33,7 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             printer.json_out(&hoist_blueprint::json_schema());
             Ok(0)
         }
-        Command::Sim(c) => sim::sim(&printer, c),
+        Command::Sim(c) => sim::sim(&printer, c).await,
         Command::Catalog(c) => catalog::catalog(&printer, c),
     }
 }

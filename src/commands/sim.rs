@@ -50,7 +50,10 @@ fn limit(
     Ok(())
 }
 
-pub fn sim(printer: &Printer, c: SimCommand) -> anyhow::Result<u8> {
+pub async fn sim(printer: &Printer, c: SimCommand) -> anyhow::Result<u8> {
+    if let SimCommand::Serve { port } = c {
+        return super::serve::serve(printer, port).await;
+    }
     let cloud = SimCloud::open(&SimCloud::default_dir(), LatencyProfile::Instant)?;
     match c {
         SimCommand::List { env } => {
@@ -104,6 +107,7 @@ pub fn sim(printer: &Printer, c: SimCommand) -> anyhow::Result<u8> {
             },
             ("GPU count", "No GPU quotas are set: every region is unlimited.", "give all of REGION ACCELERATOR GPUS to set a quota, or none to list them\n  = hint: hoist sim quota sim-east1 A100 16"),
         )?,
+        SimCommand::Serve { .. } => {}
         SimCommand::Faults { transient, throttle } => {
             let mut f = cloud.faults()?;
             if transient.is_some() || throttle.is_some() {

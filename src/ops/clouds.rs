@@ -44,7 +44,14 @@ pub async fn connect(env: &EnvSettings) -> anyhow::Result<Arc<dyn Provider>> {
     Ok(cloud.connect(&settings(env)).await?)
 }
 
-/// The providers of a run on `env`: its cloud (later layers register here too).
+/// The providers of a run on `env`: its cloud, and the stack's Kubernetes provider, made
+/// from the environment's cluster once that exists.
 pub async fn providers(env: &EnvSettings) -> anyhow::Result<Providers> {
-    Ok(Providers::new(connect(env).await?))
+    let cloud = connect(env).await?;
+    let mut providers = Providers::new(cloud.clone());
+    if let Some(cluster) = self::cloud(&env.cloud).and_then(|c| c.cluster(&env.name)) {
+        let kube = hoist_kube::KubeFactory::new(cloud, cluster, &env.name);
+        providers = providers.with_deferred(std::sync::Arc::new(kube));
+    }
+    Ok(providers)
 }

@@ -121,7 +121,28 @@ fn expand_spec(
     for c in &mut desired {
         c.provider = spec.cloud.clone();
     }
+    desired.extend(expand_stack(blueprint, model, spec)?);
     Ok(desired)
+}
+
+/// The stack's objects, for the Kubernetes provider, on the cluster the cloud names.
+fn expand_stack(
+    blueprint: &Blueprint,
+    model: &dyn CloudModel,
+    spec: &EnvSpec,
+) -> anyhow::Result<Vec<ResourceConfig>> {
+    if spec.stack.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(target) = model.stack_target(spec) else {
+        let problem = hoist_provider::SpecProblem::new(
+            "stack",
+            format!("hoist cannot run the stack on cloud `{}` yet", spec.cloud),
+            Some("remove the `stack` section, or try it with `cloud: sim`".into()),
+        );
+        return Err(blueprint.locate(vec![problem]).into());
+    };
+    hoist_kube::expand(spec, &target).map_err(|problems| blueprint.locate(problems).into())
 }
 
 /// Expand a blueprint against static facts only: no cloud, no state.

@@ -26,6 +26,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
          CREATE TABLE IF NOT EXISTS quotas(region TEXT NOT NULL, accelerator TEXT NOT NULL, max_gpus INTEGER NOT NULL, PRIMARY KEY(region, accelerator));
          CREATE TABLE IF NOT EXISTS faults(id INTEGER PRIMARY KEY CHECK (id = 1), transient REAL NOT NULL, throttle REAL NOT NULL);",
     )?;
+    conn.execute_batch(crate::kube::SCHEMA)?;
     Ok(conn)
 }
 
@@ -236,7 +237,15 @@ fn select_columns(
 }
 
 /// Remove rows whose delete has finished, so they vanish like deleted cloud resources do.
+/// A cluster's Kubernetes objects go with it.
 pub fn purge_gone(conn: &Connection, now: i64) -> rusqlite::Result<()> {
+    for table in ["kube_objects", "kube_clusters"] {
+        conn.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE cluster IN (SELECT cloud_id FROM resources
+             WHERE kind = 'cluster' AND gone_at IS NOT NULL AND gone_at <= ?1)"
+        ))?
+        .execute([now])?;
+    }
     conn.prepare_cached("DELETE FROM resources WHERE gone_at IS NOT NULL AND gone_at <= ?1")?
         .execute([now])?;
     Ok(())

@@ -1,7 +1,7 @@
 //! What an environment is on the simulated cloud: a network, a subnet per zone, a cluster,
-//! and its node pools.
+//! its node pools, and the bucket the stack keeps MLflow artifacts in.
 
-use hoist_provider::{Address, EnvSpec, ResourceConfig};
+use hoist_provider::{Address, ArtifactStore, EnvSpec, ResourceConfig, StackTarget};
 use serde_json::json;
 
 pub(crate) fn expand(spec: &EnvSpec) -> Vec<ResourceConfig> {
@@ -50,5 +50,35 @@ pub(crate) fn expand(spec: &EnvSpec) -> Vec<ResourceConfig> {
         }
         out.push(config);
     }
+    if spec.stack.mlflow.is_some() {
+        out.push(ResourceConfig::from_json(
+            Address::new("bucket", MLFLOW_BUCKET),
+            json!({"name": format!("{}-mlflow", spec.name), "region": spec.region}),
+            vec![],
+        ));
+    }
     out
+}
+
+/// The bucket MLflow keeps artifacts in.
+const MLFLOW_BUCKET: &str = "mlflow";
+
+/// The simulated cluster as the stack sees it: its nodes carry the pool and accelerator as
+/// labels, its pools scale themselves (no autoscaler deployment), and its buckets are the
+/// artifact store.
+pub(crate) fn stack_target(spec: &EnvSpec) -> StackTarget {
+    StackTarget {
+        cluster: Address::new("cluster", &spec.name),
+        cluster_name: spec.name.clone(),
+        accelerator_label: "sim.hoist.dev/accelerator".into(),
+        pool_label: "hoist.dev/node-pool".into(),
+        autoscaler: None,
+        artifacts: Some(ArtifactStore {
+            bucket: Address::new("bucket", MLFLOW_BUCKET),
+            uri_output: "uri".into(),
+            service_account_annotations: Default::default(),
+            env: Default::default(),
+        }),
+        storage_class: None,
+    }
 }

@@ -28,6 +28,16 @@ impl LatencyProfile {
         }
     }
 
+    /// Milliseconds a workload in a simulated cluster (a Deployment, a DaemonSet) takes to be
+    /// ready after its spec changes: what image pulls and container starts take.
+    pub fn workload_ready_ms(self) -> i64 {
+        match self {
+            LatencyProfile::Instant => 0,
+            LatencyProfile::Demo => 400,
+            LatencyProfile::Realistic => 15_000,
+        }
+    }
+
     /// Milliseconds a delete of `kind` takes to finish.
     pub fn delete_ms(self, kind: &str) -> i64 {
         self.ready_ms(kind) / 2

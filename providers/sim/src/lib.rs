@@ -9,13 +9,17 @@
 mod admin;
 mod db;
 mod expand;
+mod kube;
 mod latency;
 mod provider;
 mod regions;
+mod serve;
 
 pub use admin::{Faults, SimError};
+pub use kube::SimKubeApi;
 pub use latency::LatencyProfile;
 pub use regions::SimModel;
+pub use serve::{clear_serve_address, kubeconfig, write_serve_address};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -254,6 +254,7 @@ impl SimCloud {
     ) -> Attrs {
         let v = match kind {
             "network" | "subnet" => json!({"id": cloud_id}),
+            "bucket" => json!({"id": cloud_id, "name": name, "uri": format!("sim://{cloud_id}")}),
             "cluster" => {
                 json!({"id": cloud_id, "endpoint": format!("https://{cloud_id}.{region}.sim.hoist.local")})
             }
@@ -570,6 +571,32 @@ impl Provider for SimCloud {
             .map_err(sql)?
             .filter(|r| r.exists(now))
             .map(|r| Self::observe(&r, now)))
+    }
+
+    /// A simulated cluster's API is served in process, from the sim's database.
+    async fn cluster_access(
+        &self,
+        cluster: &ResourceState,
+    ) -> Result<hoist_provider::ClusterAccess, ProviderError> {
+        if cluster.address.kind() != "cluster" {
+            return Err(ProviderError::Fatal(format!(
+                "{} has no Kubernetes API that hoist can reach",
+                cluster.address
+            )));
+        }
+        match self.kube_api(&cluster.cloud_id) {
+            Ok(api) => Ok(hoist_provider::ClusterAccess::InProcess(
+                std::sync::Arc::new(api),
+            )),
+            Err(crate::SimError::NotFound { .. }) => Err(ProviderError::NotFound(format!(
+                "{} ({})",
+                cluster.address, cluster.cloud_id
+            ))),
+            Err(e) => Err(ProviderError::Transient {
+                service: SERVICE.into(),
+                message: e.to_string(),
+            }),
+        }
     }
 
     async fn list_owned(&self, env: &str) -> Result<hoist_provider::Listing, ProviderError> {

@@ -1,4 +1,4 @@
-use hoist_provider::{CloudModel, EnvSpec, ResourceConfig, SpecProblem};
+use hoist_provider::{Address, CloudModel, EnvSpec, ResourceConfig, SpecProblem, StackTarget};
 
 use crate::SimCloud;
 
@@ -35,6 +35,12 @@ impl CloudModel for SimModel {
     }
     fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
         Ok(crate::expand::expand(spec))
+    }
+    fn cluster(&self, env: &str) -> Option<Address> {
+        Some(Address::new("cluster", env))
+    }
+    fn stack_target(&self, spec: &EnvSpec) -> Option<StackTarget> {
+        Some(crate::expand::stack_target(spec))
     }
 }
 
