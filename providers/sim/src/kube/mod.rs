@@ -11,6 +11,7 @@ mod apply;
 mod catalog;
 mod cloud_rows;
 mod controllers;
+mod faults;
 mod handlers;
 mod nodes;
 mod patch;
@@ -357,9 +358,17 @@ impl KubeService for SimKubeApi {
             body,
         };
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        match self.serve(&mut conn, &req) {
-            Ok(answer) => respond(answer),
-            Err(e) => respond(Answer::json(e.code, &e.body())),
+        let fault = faults::roll(&conn);
+        if let faults::Fault::Before(e) = fault {
+            return respond(Answer::json(e.code, &e.body()));
+        }
+        let answer = match self.serve(&mut conn, &req) {
+            Ok(answer) => answer,
+            Err(e) => Answer::json(e.code, &e.body()),
+        };
+        match fault {
+            faults::Fault::After(e) => respond(Answer::json(e.code, &e.body())),
+            _ => respond(answer),
         }
     }
 }

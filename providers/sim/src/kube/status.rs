@@ -119,6 +119,14 @@ impl ApiError {
         Self::new(503, "ServiceUnavailable", message)
     }
 
+    pub fn too_many_requests() -> Self {
+        Self::new(
+            429,
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        )
+    }
+
     /// The `Status` object itself.
     pub fn body(&self) -> Value {
         json!({
