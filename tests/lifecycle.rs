@@ -24,9 +24,11 @@ fn init_plan_apply_drift_restore_destroy() {
     t.expect(&["validate"], 0);
     let plan = t.expect(&["plan", "--detailed-exitcode"], 2);
     assert!(plan.stdout.contains("+ node_pool.gpu"), "{}", plan.stdout);
+    // The wizard's default stack is the GPU component: the device plugin with its DCGM exporter.
+    assert!(plan.stdout.contains("+ manifest.gpu.daemonset.nvidia-device-plugin"), "{}", plan.stdout);
     assert!(
         plan.stdout
-            .contains("Plan: 5 to add, 0 to change, 0 to replace, 0 to destroy."),
+            .contains("Plan: 10 to add, 0 to change, 0 to replace, 0 to destroy."),
         "{}",
         plan.stdout
     );
