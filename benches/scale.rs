@@ -1,7 +1,8 @@
 //! Benchmarks, after `cargo build --release --no-default-features --bins`:
 //! `target/release/hoist-bench [SIZES...]` for scale, `target/release/hoist-bench catalog` for the
 //! accelerator catalog, `target/release/hoist-bench chaos [ROUNDS] [SEED]` for randomized crash
-//! safety (kill -9 at random moments under random faults) with a random seed.
+//! safety (kill -9 at random moments under random faults) with a random seed,
+//! `target/release/hoist-bench stack` for the MLOps stack on the simulated cloud.
 //!
 //! Generates blueprints with N node pools on the simulated cloud's `instant` profile, runs
 //! the real release `hoist` binary for apply, no-op plan and destroy, and reports wall time
@@ -10,6 +11,7 @@
 
 mod chaos;
 mod compare;
+mod stack;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -117,6 +119,7 @@ fn main() {
     }
     match std::env::args().nth(1).as_deref() {
         Some("demo") => return compare::demo(&hoist),
+        Some("stack") => return stack::bench(&hoist),
         Some("terraform") => {
             let pools = std::env::args().nth(2).and_then(|a| a.parse().ok());
             return compare::terraform(&hoist, pools.unwrap_or(1000));

@@ -249,8 +249,19 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         ));
         match c.action {
             Action::Create => {
-                for (k, v) in c.after.iter().flatten().filter(|(_, v)| !v.is_null()) {
+                let set = c.after.iter().flatten().filter(|(_, v)| !v.is_null());
+                let (details, plain): (Vec<_>, Vec<_>) =
+                    set.partition(|(k, _)| hoist_provider::is_detail(k));
+                for (k, v) in plain {
                     out.push(format!("        {k}: {}", shown(v)));
+                }
+                if !details.is_empty() {
+                    let n = details.len();
+                    out.push(paint(
+                        color,
+                        &format!("        (and {n} fields of the object; --json lists them)"),
+                        Style::Dim,
+                    ));
                 }
             }
             Action::Update | Action::Replace(_) => {

@@ -337,11 +337,14 @@ fn a_no_op_plan_reads_each_kind_in_one_call_and_lists_each_once_to_reconcile() {
     assert_eq!(count("eks:DescribeAddon"), 4);
     assert_eq!(count("eks:DescribeNodegroup"), 2);
     assert_eq!(count("eks:ListAddons"), 1);
-    // Reads: 12 kinds in one call each + 8 EKS objects; the ownership listing: 21 more.
+    // The ownership listing also looks for the stack's OIDC provider and bucket.
+    assert_eq!(count("iam:ListOpenIDConnectProviders"), 1);
+    assert_eq!(count("s3:ListBuckets"), 1);
+    // Reads: 12 kinds in one call each + 8 EKS objects; the ownership listing: 23 more.
     assert_eq!(
         calls.len(),
-        41,
-        "30 resources refreshed and reconciled in 41 calls: {calls:?}"
+        43,
+        "30 resources refreshed and reconciled in 43 calls: {calls:?}"
     );
 }
 

@@ -25,7 +25,12 @@ fn init_plan_apply_drift_restore_destroy() {
     let plan = t.expect(&["plan", "--detailed-exitcode"], 2);
     assert!(plan.stdout.contains("+ node_pool.gpu"), "{}", plan.stdout);
     // The wizard's default stack is the GPU component: the device plugin with its DCGM exporter.
-    assert!(plan.stdout.contains("+ manifest.gpu.daemonset.nvidia-device-plugin"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("+ manifest.gpu.daemonset.nvidia-device-plugin"),
+        "{}",
+        plan.stdout
+    );
     assert!(
         plan.stdout
             .contains("Plan: 10 to add, 0 to change, 0 to replace, 0 to destroy."),

@@ -341,15 +341,36 @@ fn killed_during_the_stack_phase_the_next_apply_converges_without_duplicates() {
 fn an_api_server_that_throttles_conflicts_and_drops_answers_still_converges() {
     let t = TestContext::new();
     quickstart(&t);
-    // The cloud first, without faults; then the stack under them.
+    // Every call, to the cloud and to the cluster's API, may be throttled (429), fail (503 or
+    // a 409 conflict) or be applied with its answer lost. Retries absorb most; a step that runs
+    // out of them fails the run, and the next run finishes the job without duplicates.
     t.expect(
-        &["sim", "faults", "--transient", "0.25", "--throttle", "0.25"],
+        &["sim", "faults", "--transient", "0.15", "--throttle", "0.15"],
         0,
     );
-    let r = t.hoist(&["apply", "-f", "hoist.yaml", "--auto-approve"]);
+    let faulted = t.hoist(&["apply", "-f", "hoist.yaml", "--auto-approve"]);
+    assert!(faulted.code == 0 || faulted.code == 1, "{}", faulted.all());
     t.expect(&["sim", "faults", "--transient", "0", "--throttle", "0"], 0);
-    assert_eq!(r.code, 0, "{}", r.all());
+    t.expect(&["apply", "-f", "hoist.yaml", "--auto-approve"], 0);
     t.expect(&["plan", "-f", "hoist.yaml", "--detailed-exitcode"], 0);
+    let state = t.state("quickstart");
+    let manifests = state["resources"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("manifest."))
+        .count();
+    assert_eq!(manifests, 26, "one record per object");
+    let served = Served::start(&t);
+    assert_eq!(
+        names(&served.items(&["get", "deployments", "-A"])),
+        ["grafana", "mlflow", "model-server", "prometheus"]
+    );
+    assert_eq!(
+        served.items(&["get", "services", "-A"]).len(),
+        5,
+        "one of each Service, no duplicates"
+    );
 }
 
 #[test]
@@ -378,4 +399,22 @@ fn stack_settings_in_the_wrong_place_are_located_errors() {
         assert!(r.stderr.contains(message), "{to}: {}", r.all());
         assert!(r.stderr.contains("hoist.yaml:"), "located: {}", r.all());
     }
+    // Only tainted GPU nodes: Prometheus and Grafana could never be scheduled.
+    let pools = QUICKSTART.find("  - name: system").unwrap();
+    let train = QUICKSTART.find("  - name: train").unwrap();
+    let infer = QUICKSTART.find("  - name: infer").unwrap();
+    let stack = QUICKSTART.find("stack:").unwrap();
+    let text = format!(
+        "{}{}{}",
+        &QUICKSTART[..pools],
+        &QUICKSTART[train..infer],
+        &QUICKSTART[stack..].replace("pool: infer", "pool: train")
+    );
+    t.write("hoist.yaml", &text);
+    let r = t.expect(&["plan", "-f", "hoist.yaml"], 1);
+    assert!(
+        r.stderr.contains("every node pool repels ordinary pods"),
+        "{}",
+        r.all()
+    );
 }

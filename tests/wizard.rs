@@ -51,7 +51,7 @@ fn full_sim_path_writes_a_blueprint_that_applies() {
     answer(&mut p, "Stack components", "\r");
     answer(&mut p, "Time to live", "8h\r");
     answer(&mut p, "Budget in USD per hour", "100\r");
-    p.exp_string("Estimated cost: $14.02/h now, up to $56.07/h at max size")
+    p.exp_string("Estimated cost: $14.40/h now, up to $56.45/h at max size")
         .unwrap();
     p.exp_string("hoist apply -f hoist.yaml").unwrap();
     assert_eq!(exit_code(&mut p), 0);
@@ -68,6 +68,8 @@ fn full_sim_path_writes_a_blueprint_that_applies() {
         "max_hourly_usd: 100",
         "autoscaler: {}",
         "gpu: {}",
+        // The stack's services need a node that takes ordinary pods.
+        "name: system",
     ] {
         assert!(text.contains(want), "{want:?} in\n{text}");
     }

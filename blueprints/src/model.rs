@@ -89,7 +89,6 @@ pub struct NodePool {
     pub index: usize,
 }
 
-
 /// Where each value of the file was written, found by path (`node_pools[0].min`, or
 /// `labels.team#key` for a key) in the parsed tree, only when an error needs it.
 #[derive(Debug, Clone)]

@@ -463,4 +463,3 @@ pub(crate) fn validate_taint(v: &mut Validator, path: &str, t: &TaintFile) -> Op
         None => format!("{key}:{effect}"),
     })
 }
-

@@ -25,6 +25,7 @@ An EKS operation that is neither here nor in moto is answered 501 and recorded a
 """
 import base64
 import json
+import os
 import random
 import re
 import time
@@ -228,7 +229,17 @@ class Eks(AddonsAndAccess):
             self.bootstrap_creator(region, name, self.caller(call))
         doc = json.loads(answer[2])
         doc["cluster"].update(self.cluster_fields(c), status="CREATING")
+        self.kube_api(doc["cluster"])
         return json_answer(200, doc)
+
+    @staticmethod
+    def kube_api(doc):
+        """Point the cluster at the test's loopback Kubernetes API when the test runs one
+        (HOIST_FAKE_KUBE_URL and HOIST_FAKE_KUBE_CA, the base64 PEM of its CA)."""
+        url, ca = os.environ.get("HOIST_FAKE_KUBE_URL"), os.environ.get("HOIST_FAKE_KUBE_CA")
+        if url and ca:
+            doc["endpoint"] = url
+            doc["certificateAuthority"] = {"data": ca}
 
     @staticmethod
     def cluster_fields(c):
@@ -240,6 +251,7 @@ class Eks(AddonsAndAccess):
             return answer
         doc = json.loads(answer[2])
         c = doc["cluster"]
+        self.kube_api(c)
         if self.layer.creating(("cluster", c["name"])):
             c["status"] = "CREATING"
         elif self.updating(("cluster-update", c["name"])):

@@ -200,7 +200,8 @@ class Models:
             name = model.service_name
             if name not in self._routes:
                 routes = [Route(model.operation_model(op)) for op in model.operation_names]
-                self._routes[name] = sorted(routes, key=lambda r: -r.specificity)
+                # Ties (S3's /{Bucket} and /{Bucket}?tagging) go to the most literal query.
+                self._routes[name] = sorted(routes, key=lambda r: (-r.specificity, -len(r.literal_query)))
             return self._routes[name]
 
     def knows(self, name):
@@ -248,6 +249,8 @@ class Models:
             return self._query(call, model, form if form is not None else flat_form(environ, body))
         if call.protocol == "rest-json":
             return self._rest_json(call, model, environ, body)
+        if call.protocol == "rest-xml":
+            return self._rest_xml(call, model, environ)
         if call.protocol == "json":
             call.unknown = f"{signing} speaks json, but the request has no X-Amz-Target"
         else:
@@ -354,6 +357,24 @@ class Models:
         call.params = params
         call.problems = problems
         self._validate(call)
+        return call
+
+    def _rest_xml(self, call, model, environ):
+        """S3 (path-style): the operation from the method, path and literal query keys; the
+        XML bodies are not validated, as for the query protocols."""
+        path = environ.get("PATH_INFO", "") or "/"
+        if path.count("/") == 2 and path.endswith("/"):
+            path = path[:-1]  # the SDKs address a bucket as /BUCKET/
+        query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        query_keys = {k for k, _ in query}
+        method = environ["REQUEST_METHOD"]
+        for route in self.routes(model):
+            labels = route.match(method, path, query_keys)
+            if labels is not None:
+                call.op, call.model = route.op.name, route.op
+                call.params = dict(labels, **{k: v for k, v in query if not k.startswith("X-Amz-")})
+                return call
+        call.unknown = f"{model.service_name} has no operation at {method} {path}"
         return call
 
     def _validate(self, call):

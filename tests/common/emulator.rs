@@ -23,8 +23,15 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Self::start_with(&[])
+    }
+
+    /// The layer with `env` in its environment (e.g. the loopback Kubernetes API that EKS
+    /// clusters answer with: HOIST_FAKE_KUBE_URL, HOIST_FAKE_KUBE_CA).
+    pub fn start_with(env: &[(&str, &str)]) -> Emulator {
         let mut child = Command::new("python3")
             .arg(LAYER)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -12,6 +12,24 @@ use crate::AwsProvider;
 
 const SERVICE: &str = "autoscaling";
 const TEMPLATE_PREFIX: &str = "k8s.io/cluster-autoscaler/node-template/";
+const DISCOVERY_PREFIX: &str = "k8s.io/cluster-autoscaler/";
+
+/// The auto-discovery tags the cluster autoscaler looks for. EKS puts them on a managed node
+/// group's Auto Scaling group itself; hoist checks and puts back any that are missing, and
+/// never removes them (EKS owns them).
+fn discovery_tags(attrs: &Attrs) -> BTreeMap<String, String> {
+    let cluster = attrs
+        .get("cluster")
+        .and_then(Value::as_str)
+        .and_then(|a| a.parse::<hoist_provider::Address>().ok())
+        .map(|a| a.name().to_string());
+    let mut tags = BTreeMap::new();
+    if let Some(cluster) = cluster {
+        tags.insert(format!("{DISCOVERY_PREFIX}enabled"), "true".to_string());
+        tags.insert(format!("{DISCOVERY_PREFIX}{cluster}"), "owned".to_string());
+    }
+    tags
+}
 
 fn tag(group: &str, key: &str, value: &str) -> Tag {
     Tag::builder()
@@ -24,7 +42,8 @@ fn tag(group: &str, key: &str, value: &str) -> Tag {
 }
 
 impl AwsProvider {
-    /// Make the groups' node-template tags exactly `attrs["node_template"]` (none when absent).
+    /// Make the groups' node-template tags exactly `attrs["node_template"]` (none when absent),
+    /// and make sure the discovery tags are there.
     pub(crate) async fn tag_node_template(
         &self,
         outputs: &Attrs,
@@ -64,10 +83,12 @@ impl AwsProvider {
                     t.value().unwrap_or_default().to_string(),
                 ))
             })
-            .filter(|(k, _)| k.starts_with(TEMPLATE_PREFIX))
+            .filter(|(k, _)| k.starts_with(DISCOVERY_PREFIX))
             .collect();
+            let discovery = discovery_tags(attrs);
             let put: Vec<Tag> = want
                 .iter()
+                .chain(discovery.iter())
                 .filter(|(k, v)| have.get(*k) != Some(v))
                 .map(|(k, v)| tag(group, k, v))
                 .collect();
@@ -80,7 +101,7 @@ impl AwsProvider {
             }
             let stale: Vec<Tag> = have
                 .iter()
-                .filter(|(k, _)| !want.contains_key(*k))
+                .filter(|(k, _)| k.starts_with(TEMPLATE_PREFIX) && !want.contains_key(*k))
                 .map(|(k, v)| tag(group, k, v))
                 .collect();
             if !stale.is_empty() {

@@ -1,4 +1,5 @@
-//! IAM roles for the EKS control plane and the nodes, with AWS managed policies attached.
+//! IAM roles for the EKS control plane and the nodes, with AWS managed policies attached,
+//! and for the stack's service accounts (see `irsa`), with an inline policy.
 
 use aws_sdk_iam::types::Tag;
 use hoist_provider::{
@@ -11,10 +12,6 @@ use crate::errors::{classify, gone_is_none};
 use crate::{claim, observed, tag_map, text, AwsProvider, TOKEN_TAG};
 
 const SERVICE: &str = "iam";
-
-fn trust_policy(service: &str) -> String {
-    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}).to_string()
-}
 
 fn policies(attrs: &Attrs) -> Vec<String> {
     let mut p: Vec<String> = attrs
@@ -123,7 +120,10 @@ impl AwsProvider {
                     .iam
                     .create_role()
                     .role_name(name)
-                    .assume_role_policy_document(trust_policy(text(&config.attrs, "service")))
+                    .assume_role_policy_document(crate::irsa::trust_policy(
+                        &config.attrs,
+                        Some(ctx),
+                    )?)
                     .set_tags(Some(tags))
                     .send()
                     .await
@@ -135,6 +135,7 @@ impl AwsProvider {
             }
         };
         self.sync_policies(name, &policies(&config.attrs)).await?;
+        self.sync_role_documents(name, &config.attrs, ctx).await?;
         let outputs = [("arn".to_string(), json!(arn))].into_iter().collect();
         Ok(Observed {
             cloud_id: name.into(),
@@ -201,8 +202,11 @@ impl AwsProvider {
         &self,
         prior: &ResourceState,
         config: &ResourceConfig,
+        ctx: &StepContext,
     ) -> Result<Observed, ProviderError> {
         self.sync_policies(&prior.cloud_id, &policies(&config.attrs))
+            .await?;
+        self.sync_role_documents(&prior.cloud_id, &config.attrs, ctx)
             .await?;
         Ok(Observed {
             cloud_id: prior.cloud_id.clone(),
@@ -217,6 +221,7 @@ impl AwsProvider {
             return Ok(());
         }
         self.sync_policies(&prior.cloud_id, &[]).await?;
+        self.delete_inline_policies(&prior.cloud_id).await?;
         gone_is_none(crate::send!(
             SERVICE,
             "DeleteRole",

@@ -38,9 +38,11 @@ mod errors;
 mod expand;
 mod families;
 mod iam;
+mod irsa;
 mod leftovers;
 mod logs;
 mod rules;
+mod s3;
 
 use std::collections::BTreeMap;
 
@@ -65,6 +67,9 @@ pub struct AwsProvider {
     logs: aws_sdk_cloudwatchlogs::Client,
     elb: aws_sdk_elasticloadbalancing::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    s3: aws_sdk_s3::Client,
+    /// The chain's credentials, for signing EKS tokens in-process (never stored).
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     region: String,
 }
 
@@ -97,6 +102,8 @@ impl AwsProvider {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             elb: aws_sdk_elasticloadbalancing::Client::new(&config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            s3: aws_sdk_s3::Client::new(&config),
+            credentials: config.credentials_provider(),
             region: region.into(),
         })
     }
@@ -246,7 +253,8 @@ impl Provider for AwsProvider {
     fn api(&self, kind: &str) -> &'static str {
         match kind {
             "eks_cluster" | "eks_addon" | "eks_access_entry" | "node_pool" => "eks",
-            "iam_role" => "iam",
+            "iam_role" | "iam_oidc_provider" => "iam",
+            "s3_bucket" => "s3",
             "log_group" => "logs",
             "controller_leftovers" => "elb",
             _ => "ec2",
@@ -297,6 +305,8 @@ impl Provider for AwsProvider {
         match kind {
             "iam_role" => per_resource(self.read_roles(resources).await, resources.len()),
             "eks_cluster" => each!(read_cluster),
+            "iam_oidc_provider" => each!(read_oidc_provider),
+            "s3_bucket" => each!(read_bucket),
             "eks_addon" => each!(read_addon),
             "eks_access_entry" => each!(read_access_entry),
             "node_pool" => each!(read_node_group),
@@ -327,6 +337,8 @@ impl Provider for AwsProvider {
     ) -> Result<Observed, ProviderError> {
         match config.address.kind() {
             "iam_role" => self.create_role(config, ctx).await,
+            "iam_oidc_provider" => self.create_oidc_provider(config, ctx).await,
+            "s3_bucket" => self.create_bucket(config, ctx).await,
             "eks_cluster" => self.create_cluster(config, ctx).await,
             "eks_addon" => self.create_addon(config, ctx).await,
             "eks_access_entry" => self.create_access_entry(config, ctx).await,
@@ -348,7 +360,15 @@ impl Provider for AwsProvider {
             "eks_cluster" => self.update_cluster(prior, config).await,
             "eks_addon" => self.update_addon(prior, config).await,
             "eks_access_entry" => self.update_access_entry(prior, config).await,
-            "iam_role" => self.update_role(prior, config).await,
+            "iam_role" => self.update_role(prior, config, ctx).await,
+            // The provider's URL and audience never change; an update finishes nothing.
+            "iam_oidc_provider" => Ok(observed(
+                prior,
+                config.attrs.clone(),
+                Attrs::new(),
+                Lifecycle::Ready,
+            )),
+            "s3_bucket" => self.update_bucket(prior, config, ctx).await,
             "log_group" => self.update_log_group(prior, config).await,
             "controller_leftovers" => Ok(observed(
                 prior,
@@ -363,6 +383,8 @@ impl Provider for AwsProvider {
     async fn delete(&self, prior: &ResourceState) -> Result<Vec<String>, ProviderError> {
         match prior.address.kind() {
             "iam_role" => self.delete_role(prior).await.map(|_| vec![]),
+            "iam_oidc_provider" => self.delete_oidc_provider(prior).await.map(|_| vec![]),
+            "s3_bucket" => self.delete_bucket(prior).await,
             "eks_cluster" => self.delete_cluster(prior).await.map(|_| vec![]),
             "eks_addon" => self.delete_addon(prior).await.map(|_| vec![]),
             "eks_access_entry" => self.delete_access_entry(prior).await.map(|_| vec![]),
@@ -381,6 +403,8 @@ impl Provider for AwsProvider {
     ) -> Result<Option<Observed>, ProviderError> {
         match address.kind() {
             "iam_role" => self.find_role(address, token, owner).await,
+            "iam_oidc_provider" => self.find_oidc_provider_by_token(address, token).await,
+            "s3_bucket" => self.find_bucket(address, token, owner).await,
             "eks_cluster" | "eks_addon" | "node_pool" => self.find_eks(address, token, owner).await,
             // Found by principal at the next create; a record of nothing to adopt.
             "eks_access_entry" | "controller_leftovers" => Ok(None),
@@ -389,15 +413,33 @@ impl Provider for AwsProvider {
         }
     }
 
+    /// EKS clusters are reached over HTTPS with tokens signed here, per cluster.
+    async fn cluster_access(
+        &self,
+        cluster: &ResourceState,
+    ) -> Result<hoist_provider::ClusterAccess, ProviderError> {
+        if cluster.address.kind() != "eks_cluster" {
+            return Err(ProviderError::Fatal(format!(
+                "{} has no Kubernetes API that hoist can reach",
+                cluster.address
+            )));
+        }
+        self.eks_cluster_access(cluster).await
+    }
+
     async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError> {
-        let (ec2, roles, eks, logs) = futures::join!(
+        let (ec2, roles, eks, logs, oidc, buckets) = futures::join!(
             self.list_ec2(env),
             self.list_roles(env),
             self.list_eks(env),
-            self.list_log_groups(env)
+            self.list_log_groups(env),
+            self.list_oidc_providers(env),
+            self.list_buckets(env)
         );
         let mut out = ec2?;
         out.extend(Listing::part("IAM roles", roles)?);
+        out.extend(Listing::part("IAM OIDC providers", oidc)?);
+        out.extend(Listing::part("S3 buckets", buckets)?);
         out.extend(Listing::part("EKS clusters, node groups and add-ons", eks)?);
         out.extend(Listing::part("CloudWatch log groups", logs)?);
         Ok(out)

@@ -67,13 +67,22 @@ fn kind_rules(kind: &str) -> KindRules {
         },
         // Policies are attached after CreateRole.
         "iam_role" => KindRules {
-            force_new: &["name", "service"],
+            force_new: &["name", "service", "oidc", "service_account"],
             ..finish
         },
         // The retention policy is put after CreateLogGroup.
         "log_group" => KindRules {
             force_new: &["name"],
             ..finish
+        },
+        // Tags, public access block and encryption are put after CreateBucket.
+        "s3_bucket" => KindRules {
+            force_new: &["name_prefix", "region"],
+            ..finish
+        },
+        "iam_oidc_provider" => KindRules {
+            force_new: &["cluster", "audience"],
+            ..Default::default()
         },
         "eks_cluster" => KindRules {
             force_new: &["name", "role", "security_group", "self_managed_addons"],

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::ProviderError;
 
 /// A Kubernetes API served inside this process (the simulated cloud's clusters): requests go
 /// to it as plain HTTP messages, without a socket.
@@ -19,17 +20,54 @@ pub trait KubeService: Send + Sync {
     async fn call(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>>;
 }
 
+/// A bearer token for a cluster's API and when it stops being accepted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The `Authorization: Bearer` value. Held in memory only, never in state or on disk.
+    pub value: String,
+    /// Unix seconds after which the server refuses it; clients renew before then.
+    pub expires_at: u64,
+}
+
+impl std::fmt::Debug for Token {
+    /// Never prints the value: a token in a log is a credential in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("value", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Makes short-lived tokens for one cluster (on EKS, a presigned STS `GetCallerIdentity`).
+/// Asked again whenever the last token is close to expiring, so it must be cheap to call
+/// and must not cache past `expires_at` itself.
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    async fn token(&self) -> Result<Token, ProviderError>;
+}
+
 /// How to reach one cluster's Kubernetes API.
 #[derive(Clone)]
 pub enum ClusterAccess {
     /// In this process, through the cloud's own server.
     InProcess(Arc<dyn KubeService>),
+    /// Over HTTPS, trusting exactly one CA, with bearer tokens from `token`.
+    Https {
+        /// The API server's URL (`https://….eks.amazonaws.com`).
+        url: String,
+        /// The CA that signed the server's certificate: base64 of its PEM, as kubeconfig's
+        /// `certificate-authority-data` and EKS's `certificateAuthority.data` carry it.
+        ca_data: String,
+        token: Arc<dyn TokenSource>,
+    },
 }
 
 impl std::fmt::Debug for ClusterAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClusterAccess::InProcess(_) => f.write_str("ClusterAccess::InProcess"),
+            ClusterAccess::Https { url, .. } => write!(f, "ClusterAccess::Https({url})"),
         }
     }
 }

@@ -39,6 +39,13 @@ impl KindRules {
     }
 }
 
+/// Attributes named `SCOPE:PATH` (`field:spec.replicas`) are parts of one larger value, such
+/// as a Kubernetes object recorded field by field: a plan lists them when they change, and
+/// counts them when the resource is created.
+pub fn is_detail(attribute: &str) -> bool {
+    attribute.contains(':')
+}
+
 /// The outcome of comparing wanted attributes to actual ones.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttrDiff {

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use crate::{
-    Address, ClusterAccess, CloudModel, KindRules, Listing, Observed, Ownership, ProviderError, ResourceConfig,
-    ResourceState,
+    Address, CloudModel, ClusterAccess, KindRules, Listing, Observed, Ownership, ProviderError,
+    ResourceConfig, ResourceState,
 };
 
 /// What a create or update needs beyond the resource's own configuration.
@@ -92,7 +92,10 @@ pub trait Provider: Send + Sync {
 
     /// How to reach the Kubernetes API of `cluster`, a cluster this provider made, for the
     /// stack's provider. Clouds without clusters keep the default.
-    async fn cluster_access(&self, cluster: &ResourceState) -> Result<ClusterAccess, ProviderError> {
+    async fn cluster_access(
+        &self,
+        cluster: &ResourceState,
+    ) -> Result<ClusterAccess, ProviderError> {
         Err(ProviderError::Fatal(format!(
             "{} has no Kubernetes API that hoist can reach",
             cluster.address

@@ -228,6 +228,19 @@ pub trait CloudModel: Send + Sync {
     /// The environment's resources with their dependencies, or every problem found.
     fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>>;
 
+    /// A general-purpose instance type for a small system pool (the stack's services run
+    /// there, off the tainted GPU nodes), for the wizard to offer.
+    fn system_instance_type(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The cluster resource of environment `env`: the source the stack's provider is
+    /// configured from. `None` for clouds that make no cluster.
+    fn cluster(&self, env: &str) -> Option<Address> {
+        let _ = env;
+        None
+    }
+
     /// What the stack needs from this cloud to run on the environment's cluster; `None` when
     /// the cloud cannot run one (the blueprint's `stack` is then an error).
     fn stack_target(&self, spec: &EnvSpec) -> Option<StackTarget> {
@@ -340,8 +353,9 @@ pub struct AutoscalerTarget {
     pub cloud_provider: String,
     /// Further flags (auto-discovery of this cluster's node groups).
     pub args: Vec<String>,
-    /// Annotations on its service account (cloud identity).
-    pub service_account_annotations: BTreeMap<String, String>,
+    /// Annotations on its service account (cloud identity). Values are JSON so that one can
+    /// be an [`output_ref`](crate::output_ref) to a role the same run makes.
+    pub service_account_annotations: BTreeMap<String, serde_json::Value>,
 }
 
 /// A bucket the same run makes, and how MLflow reaches it.
@@ -350,8 +364,9 @@ pub struct ArtifactStore {
     /// The bucket resource, and the output holding the URI MLflow is given (`s3://…`).
     pub bucket: Address,
     pub uri_output: String,
-    /// Annotations on MLflow's service account (the identity that may use the bucket).
-    pub service_account_annotations: BTreeMap<String, String>,
+    /// Annotations on MLflow's service account (the identity that may use the bucket);
+    /// values as in [`AutoscalerTarget::service_account_annotations`].
+    pub service_account_annotations: BTreeMap<String, serde_json::Value>,
     /// Environment variables the server needs for the store (region, endpoint).
     pub env: BTreeMap<String, String>,
 }

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use hoist_provider::{
-    output_ref, EnvSpec, GpuVariant, PoolSpec, SpecProblem, StackTarget,
-};
+use hoist_provider::{output_ref, EnvSpec, GpuVariant, PoolSpec, SpecProblem, StackTarget};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -24,8 +22,44 @@ pub const MONITORING_NS: &str = "hoist-monitoring";
 pub const MLFLOW_NS: &str = "hoist-mlflow";
 pub const SERVING_NS: &str = "hoist-serving";
 
+/// Components whose services (Deployments not pinned to a pool) need a node that takes
+/// ordinary pods: Prometheus, Grafana, MLflow, the cluster-autoscaler.
+fn needs_general_nodes(spec: &EnvSpec, target: &StackTarget) -> Option<&'static str> {
+    let stack = &spec.stack;
+    if stack.monitoring.is_some() {
+        Some("monitoring")
+    } else if stack.mlflow.is_some() {
+        Some("mlflow")
+    } else if stack.autoscaler.is_some() && target.autoscaler.is_some() {
+        Some("autoscaler")
+    } else {
+        None
+    }
+}
+
+/// A stack whose services could never be scheduled is refused at plan time, not after the
+/// apply waited for them to become available.
+fn check_schedulable(spec: &EnvSpec, target: &StackTarget) -> Result<(), SpecProblem> {
+    let Some(component) = needs_general_nodes(spec, target) else {
+        return Ok(());
+    };
+    if spec
+        .node_pools
+        .iter()
+        .any(|p| p.max > 0 && !p.repels_pods())
+    {
+        return Ok(());
+    }
+    Err(SpecProblem::new(
+        format!("stack.{component}"),
+        format!("`{component}` runs services that need a node without a NoSchedule taint, and every node pool repels ordinary pods"),
+        Some("add a small general-purpose pool for the stack, e.g. `- { name: system, instance_type: …, min: 2, max: 2 }`".into()),
+    ))
+}
+
 /// Render every component the spec enables.
 pub fn render(spec: &EnvSpec, target: &StackTarget) -> Result<Vec<Component>, Vec<SpecProblem>> {
+    check_schedulable(spec, target).map_err(|p| vec![p])?;
     let templates = Templates::new().map_err(|e| vec![problem("stack", e)])?;
     let parts = [
         gpu(&templates, spec, target),
@@ -56,13 +90,19 @@ type Part = Result<Option<Component>, SpecProblem>;
 fn component(templates: &Templates, name: &'static str, ctx: &Value, files: &[&str]) -> Part {
     let mut objects = Vec::new();
     for file in files {
-        objects.extend(templates.objects(file, ctx).map_err(|e| problem(&format!("stack.{name}"), e))?);
+        objects.extend(
+            templates
+                .objects(file, ctx)
+                .map_err(|e| problem(&format!("stack.{name}"), e))?,
+        );
     }
     Ok(Some(Component { name, objects }))
 }
 
 fn gpu(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
-    let Some(gpu) = &spec.stack.gpu else { return Ok(None) };
+    let Some(gpu) = &spec.stack.gpu else {
+        return Ok(None);
+    };
     if gpu.variant == GpuVariant::GpuOperator {
         return Err(SpecProblem::new(
             "stack.gpu.variant",
@@ -71,13 +111,25 @@ fn gpu(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
         ));
     }
     let ctx = gpu_context(spec, target, gpu.version.as_deref());
-    component(templates, "gpu", &ctx, &["common/namespace.yaml", "gpu/runtimeclass.yaml", "gpu/service.yaml", "gpu/daemonset.yaml"])
+    component(
+        templates,
+        "gpu",
+        &ctx,
+        &[
+            "common/namespace.yaml",
+            "gpu/runtimeclass.yaml",
+            "gpu/service.yaml",
+            "gpu/daemonset.yaml",
+        ],
+    )
 }
 
 /// On clouds whose node pools autoscale themselves the component renders nothing: the
 /// pools' own settings do the work.
 fn autoscaler(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
-    let (Some(a), Some(t)) = (&spec.stack.autoscaler, &target.autoscaler) else { return Ok(None) };
+    let (Some(a), Some(t)) = (&spec.stack.autoscaler, &target.autoscaler) else {
+        return Ok(None);
+    };
     let tag = match (&a.version, pins::autoscaler_tag(&spec.cluster.kubernetes_version)) {
         (Some(v), _) => v.clone(),
         (None, Some(tag)) => tag.to_string(),
@@ -90,31 +142,64 @@ fn autoscaler(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Pa
         }
     };
     let ctx = json!({
-        "namespace": AUTOSCALER_NS, "image": format!("{}:{tag}", pins::AUTOSCALER), "cloud_provider": t.cloud_provider,
+        "namespace": AUTOSCALER_NS, "image": format!("{}:{tag}", pins::AUTOSCALER),
+        // Whole flags: values are rendered as quoted scalars, which must not land mid-word.
+        "cloud_provider_flag": format!("--cloud-provider={}", t.cloud_provider),
         "args": t.args, "service_account_annotations": t.service_account_annotations,
     });
-    component(templates, "autoscaler", &ctx, &[
-        "common/namespace.yaml", "autoscaler/serviceaccount.yaml", "autoscaler/clusterrole.yaml",
-        "autoscaler/clusterrolebinding.yaml", "autoscaler/role.yaml", "autoscaler/rolebinding.yaml",
-        "autoscaler/deployment.yaml",
-    ])
+    component(
+        templates,
+        "autoscaler",
+        &ctx,
+        &[
+            "common/namespace.yaml",
+            "autoscaler/serviceaccount.yaml",
+            "autoscaler/clusterrole.yaml",
+            "autoscaler/clusterrolebinding.yaml",
+            "autoscaler/role.yaml",
+            "autoscaler/rolebinding.yaml",
+            "autoscaler/deployment.yaml",
+        ],
+    )
 }
 
 fn monitoring(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
-    let Some(m) = &spec.stack.monitoring else { return Ok(None) };
+    let Some(m) = &spec.stack.monitoring else {
+        return Ok(None);
+    };
     let has_autoscaler = spec.stack.autoscaler.is_some() && target.autoscaler.is_some();
-    let ctx = monitoring_context(templates, target, m, has_autoscaler).map_err(|e| problem("stack.monitoring", e))?;
-    component(templates, "monitoring", &ctx, &[
-        "common/namespace.yaml", "monitoring/serviceaccount.yaml", "monitoring/clusterrole.yaml",
-        "monitoring/clusterrolebinding.yaml", "monitoring/configmap.yaml",
-        "monitoring/persistentvolumeclaim.yaml", "monitoring/service.yaml", "monitoring/deployment.yaml",
-    ])
+    let ctx = monitoring_context(templates, target, m, has_autoscaler)
+        .map_err(|e| problem("stack.monitoring", e))?;
+    component(
+        templates,
+        "monitoring",
+        &ctx,
+        &[
+            "common/namespace.yaml",
+            "monitoring/serviceaccount.yaml",
+            "monitoring/clusterrole.yaml",
+            "monitoring/clusterrolebinding.yaml",
+            "monitoring/configmap.yaml",
+            "monitoring/persistentvolumeclaim.yaml",
+            "monitoring/service.yaml",
+            "monitoring/deployment.yaml",
+        ],
+    )
 }
 
 fn mlflow(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
-    let Some(m) = &spec.stack.mlflow else { return Ok(None) };
+    let Some(m) = &spec.stack.mlflow else {
+        return Ok(None);
+    };
     let Some(store) = &target.artifacts else {
-        return Err(SpecProblem::new("stack.mlflow", format!("cloud `{}` has no object storage hoist can give MLflow", spec.cloud), None));
+        return Err(SpecProblem::new(
+            "stack.mlflow",
+            format!(
+                "cloud `{}` has no object storage hoist can give MLflow",
+                spec.cloud
+            ),
+            None,
+        ));
     };
     let ctx = json!({
         "namespace": MLFLOW_NS,
@@ -125,15 +210,28 @@ fn mlflow(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
         "storage": format!("{}Gi", m.storage_gib),
         "storage_class": target.storage_class,
     });
-    component(templates, "mlflow", &ctx, &[
-        "common/namespace.yaml", "mlflow/serviceaccount.yaml", "mlflow/persistentvolumeclaim.yaml",
-        "mlflow/service.yaml", "mlflow/deployment.yaml",
-    ])
+    component(
+        templates,
+        "mlflow",
+        &ctx,
+        &[
+            "common/namespace.yaml",
+            "mlflow/serviceaccount.yaml",
+            "mlflow/persistentvolumeclaim.yaml",
+            "mlflow/service.yaml",
+            "mlflow/deployment.yaml",
+        ],
+    )
 }
 
 fn serving(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
-    let Some(s) = &spec.stack.serving else { return Ok(None) };
-    let pool = s.pool.as_ref().and_then(|p| spec.node_pools.iter().find(|x| &x.name == p));
+    let Some(s) = &spec.stack.serving else {
+        return Ok(None);
+    };
+    let pool = s
+        .pool
+        .as_ref()
+        .and_then(|p| spec.node_pools.iter().find(|x| &x.name == p));
     let mut node_selector = BTreeMap::new();
     if let Some(p) = pool {
         node_selector.insert(target.pool_label.clone(), p.name.clone());
@@ -144,24 +242,41 @@ fn serving(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part 
         "node_selector": node_selector,
         "tolerations": pool.map(tolerations).unwrap_or_default(),
     });
-    component(templates, "serving", &ctx, &[
-        "common/namespace.yaml", "serving/service.yaml", "serving/deployment.yaml",
-        "serving/horizontalpodautoscaler.yaml",
-    ])
+    component(
+        templates,
+        "serving",
+        &ctx,
+        &[
+            "common/namespace.yaml",
+            "serving/service.yaml",
+            "serving/deployment.yaml",
+            "serving/horizontalpodautoscaler.yaml",
+        ],
+    )
 }
 
 fn problem(path: &str, e: RenderError) -> SpecProblem {
-    SpecProblem::new(path, e.to_string(), Some("this is a bug in hoist's templates; please report it".into()))
+    SpecProblem::new(
+        path,
+        e.to_string(),
+        Some("this is a bug in hoist's templates; please report it".into()),
+    )
 }
 
 /// `key:Effect` tolerations for a pool's taints.
 fn tolerations(pool: &PoolSpec) -> Vec<Value> {
-    pool.taints.iter().filter_map(|t| taint_toleration(t)).collect()
+    pool.taints
+        .iter()
+        .filter_map(|t| taint_toleration(t))
+        .collect()
 }
 
 fn taint_toleration(taint: &str) -> Option<Value> {
     let (key_value, effect) = taint.rsplit_once(':')?;
-    let key = key_value.split_once('=').map(|(k, _)| k).unwrap_or(key_value);
+    let key = key_value
+        .split_once('=')
+        .map(|(k, _)| k)
+        .unwrap_or(key_value);
     Some(json!({"key": key, "effect": effect}))
 }
 
@@ -171,10 +286,16 @@ fn gpu_context(spec: &EnvSpec, target: &StackTarget, version: Option<&str>) -> V
     seen.insert(("nvidia.com/gpu".to_string(), "NoSchedule".to_string()));
     for pool in spec.node_pools.iter().filter(|p| p.has_accelerator()) {
         for t in tolerations(pool) {
-            seen.insert((t["key"].as_str().unwrap_or_default().into(), t["effect"].as_str().unwrap_or_default().into()));
+            seen.insert((
+                t["key"].as_str().unwrap_or_default().into(),
+                t["effect"].as_str().unwrap_or_default().into(),
+            ));
         }
     }
-    let tolerations: Vec<Value> = seen.into_iter().map(|(k, e)| json!({"key": k, "effect": e})).collect();
+    let tolerations: Vec<Value> = seen
+        .into_iter()
+        .map(|(k, e)| json!({"key": k, "effect": e}))
+        .collect();
     json!({
         "namespace": GPU_NS,
         "device_plugin_image": pins::image(pins::DEVICE_PLUGIN, version),
@@ -190,7 +311,10 @@ fn monitoring_context(
     m: &hoist_provider::MonitoringStack,
     has_autoscaler: bool,
 ) -> Result<Value, RenderError> {
-    let pool_meta_label = format!("__meta_kubernetes_node_label_{}", sanitize(&target.pool_label));
+    let pool_meta_label = format!(
+        "__meta_kubernetes_node_label_{}",
+        sanitize(&target.pool_label)
+    );
     let config_ctx = json!({
         "namespace": MONITORING_NS, "gpu_namespace": GPU_NS, "pool_meta_label": pool_meta_label,
         "autoscaler_namespace": if has_autoscaler { Value::from(AUTOSCALER_NS) } else { Value::Bool(false) },
@@ -216,7 +340,10 @@ fn monitoring_context(
 
 /// How Prometheus' service discovery spells a Kubernetes label in a meta label name.
 fn sanitize(label: &str) -> String {
-    label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 /// The first 16 hex digits of SHA-256: enough to tell contents apart, short enough to read.

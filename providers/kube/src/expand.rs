@@ -25,7 +25,10 @@ fn tier(kind: &str) -> u8 {
 }
 
 /// The resources of the environment's stack on the cluster `target` names.
-pub fn expand(spec: &EnvSpec, target: &StackTarget) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
+pub fn expand(
+    spec: &EnvSpec,
+    target: &StackTarget,
+) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
     if spec.stack.is_empty() {
         return Ok(Vec::new());
     }
@@ -45,11 +48,18 @@ pub fn expand(spec: &EnvSpec, target: &StackTarget) -> Result<Vec<ResourceConfig
                         config.depends_on.extend(lower.iter().cloned());
                     }
                     by_tier.entry(t).or_default().push(config.address.clone());
-                    if c.name == "gpu" && kind == "DaemonSet" && object["metadata"]["name"] == "nvidia-device-plugin" {
+                    if c.name == "gpu"
+                        && kind == "DaemonSet"
+                        && object["metadata"]["name"] == "nvidia-device-plugin"
+                    {
                         device_plugin = Some(config.address.clone());
                     }
                     if out.iter().any(|o| o.address == config.address) {
-                        problems.push(SpecProblem::new(format!("stack.{}", c.name), format!("two objects of the stack are both {}", config.address), None));
+                        problems.push(SpecProblem::new(
+                            format!("stack.{}", c.name),
+                            format!("two objects of the stack are both {}", config.address),
+                            None,
+                        ));
                     }
                     out.push(config);
                 }
@@ -59,7 +69,10 @@ pub fn expand(spec: &EnvSpec, target: &StackTarget) -> Result<Vec<ResourceConfig
     }
     // Workloads that ask for GPUs start once the device plugin advertises them.
     if let Some(dp) = device_plugin {
-        for config in out.iter_mut().filter(|c| c.address.name().starts_with("serving.") && tier(kind_of(c)) == 3) {
+        for config in out
+            .iter_mut()
+            .filter(|c| c.address.name().starts_with("serving.") && tier(kind_of(c)) == 3)
+        {
             config.depends_on.push(dp.clone());
         }
     }
@@ -71,7 +84,10 @@ pub fn expand(spec: &EnvSpec, target: &StackTarget) -> Result<Vec<ResourceConfig
 }
 
 fn kind_of(c: &ResourceConfig) -> &str {
-    c.attrs.get("kind").and_then(Value::as_str).unwrap_or_default()
+    c.attrs
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// One object as a resource: identity, content hash, and its fields.
@@ -82,22 +98,40 @@ fn config_for(env: &str, component: &str, object: &Value) -> Result<ResourceConf
         text(&object["kind"]),
         text(&object["metadata"]["name"]),
     ) else {
-        return Err(SpecProblem::new(format!("stack.{component}"), "a template rendered an object without apiVersion, kind or metadata.name", None));
+        return Err(SpecProblem::new(
+            format!("stack.{component}"),
+            "a template rendered an object without apiVersion, kind or metadata.name",
+            None,
+        ));
     };
     let mut object = object.clone();
     labels::stamp(&mut object, env, component);
-    let address = Address::new(KIND, format!("{component}.{}.{name}", kind.to_ascii_lowercase()));
+    let address = Address::new(
+        KIND,
+        format!("{component}.{}.{name}", kind.to_ascii_lowercase()),
+    );
     // The address alone must lead back to the object (recovery finds it by address).
     let namespace = object["metadata"]["namespace"].as_str().map(String::from);
     let found = crate::kinds::Identity::of(&address);
-    let rendered = crate::kinds::Identity { api_version: api_version.clone(), kind: kind.clone(), namespace, name: name.clone() };
+    let rendered = crate::kinds::Identity {
+        api_version: api_version.clone(),
+        kind: kind.clone(),
+        namespace,
+        name: name.clone(),
+    };
     if found.as_ref() != Some(&rendered) {
         return Err(SpecProblem::new(format!("stack.{component}"), format!("a template rendered {kind} {name}, which hoist cannot place (an unknown kind, or a namespace other than its component's)"), None));
     }
     let mut attrs = hoist_provider::Attrs::new();
     attrs.insert("api_version".into(), Value::from(api_version));
     attrs.insert("kind".into(), Value::from(kind));
-    attrs.insert("namespace".into(), object["metadata"].get("namespace").cloned().unwrap_or(Value::Null));
+    attrs.insert(
+        "namespace".into(),
+        object["metadata"]
+            .get("namespace")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
     attrs.insert("name".into(), Value::from(name));
     attrs.insert("hash".into(), Value::from(short_hash(&object.to_string())));
     fields::flatten(&object, &mut attrs);

@@ -17,7 +17,9 @@ pub fn flatten(object: &Value, out: &mut Attrs) {
 
 /// A reference to another resource's output (see `hoist_provider::output_ref`) is one value.
 fn is_reference(value: &Value) -> bool {
-    value.as_object().is_some_and(|m| m.len() == 1 && m.contains_key("$output"))
+    value
+        .as_object()
+        .is_some_and(|m| m.len() == 1 && m.contains_key("$output"))
 }
 
 fn nested(value: &Value) -> bool {
@@ -165,7 +167,10 @@ mod tests {
         let mut attrs = Attrs::new();
         flatten(&object, &mut attrs);
         assert_eq!(attrs["field:spec.replicas"], json!(2));
-        assert_eq!(attrs["field:spec.containers[0].args"], json!(["--a", "--b"]));
+        assert_eq!(
+            attrs["field:spec.containers[0].args"],
+            json!(["--a", "--b"])
+        );
         assert!(attrs.contains_key("field:metadata.labels[\"app.kubernetes.io/name\"]"));
         assert_eq!(unflatten(&attrs).unwrap(), object);
     }

@@ -8,19 +8,44 @@ use crate::components::{AUTOSCALER_NS, GPU_NS, MLFLOW_NS, MONITORING_NS, SERVING
 /// `(lowercase kind, apiVersion, Kind, namespaced)`.
 pub const KINDS: &[(&str, &str, &str, bool)] = &[
     ("namespace", "v1", "Namespace", false),
-    ("customresourcedefinition", "apiextensions.k8s.io/v1", "CustomResourceDefinition", false),
+    (
+        "customresourcedefinition",
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        false,
+    ),
     ("runtimeclass", "node.k8s.io/v1", "RuntimeClass", false),
-    ("clusterrole", "rbac.authorization.k8s.io/v1", "ClusterRole", false),
-    ("clusterrolebinding", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", false),
+    (
+        "clusterrole",
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        false,
+    ),
+    (
+        "clusterrolebinding",
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        false,
+    ),
     ("serviceaccount", "v1", "ServiceAccount", true),
     ("role", "rbac.authorization.k8s.io/v1", "Role", true),
-    ("rolebinding", "rbac.authorization.k8s.io/v1", "RoleBinding", true),
+    (
+        "rolebinding",
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        true,
+    ),
     ("configmap", "v1", "ConfigMap", true),
     ("persistentvolumeclaim", "v1", "PersistentVolumeClaim", true),
     ("service", "v1", "Service", true),
     ("deployment", "apps/v1", "Deployment", true),
     ("daemonset", "apps/v1", "DaemonSet", true),
-    ("horizontalpodautoscaler", "autoscaling/v2", "HorizontalPodAutoscaler", true),
+    (
+        "horizontalpodautoscaler",
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        true,
+    ),
 ];
 
 /// The namespace each component's namespaced objects live in.

@@ -32,7 +32,9 @@ pub fn entry<'a>(object: &'a mut Value, which: &str) -> &'a mut Map<String, Valu
         object["metadata"] = Value::Object(Map::new());
     }
     let meta = object["metadata"].as_object_mut().expect("made above");
-    let slot = meta.entry(which.to_string()).or_insert_with(|| Value::Object(Map::new()));
+    let slot = meta
+        .entry(which.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
@@ -40,9 +42,17 @@ pub fn entry<'a>(object: &'a mut Value, which: &str) -> &'a mut Map<String, Valu
 }
 
 /// Ownership annotations from the step's tags (hoist-lineage, hoist-address, hoist-expires-at).
-pub fn annotate(object: &mut Value, tags: &BTreeMap<String, String>, hash: &str, token: Option<&str>) {
+pub fn annotate(
+    object: &mut Value,
+    tags: &BTreeMap<String, String>,
+    hash: &str,
+    token: Option<&str>,
+) {
     let notes = entry(object, "annotations");
-    for (k, v) in tags.iter().filter(|(k, _)| k.starts_with("hoist-") && k.as_str() != ENV) {
+    for (k, v) in tags
+        .iter()
+        .filter(|(k, _)| k.starts_with("hoist-") && k.as_str() != ENV)
+    {
         notes.insert(k.clone(), v.clone().into());
     }
     notes.insert(HASH.into(), hash.into());

@@ -12,6 +12,7 @@ mod labels;
 mod pins;
 mod provider;
 mod ready;
+mod refresh;
 mod render;
 
 use std::sync::Arc;
@@ -63,6 +64,10 @@ impl ProviderFactory for KubeFactory {
 
     async fn configure(&self, source: &ResourceState) -> Result<Arc<dyn Provider>, ProviderError> {
         let access = self.cloud.cluster_access(source).await?;
-        Ok(Arc::new(KubeProvider::new(client(&access), &self.env, self.cluster.clone())))
+        Ok(Arc::new(KubeProvider::new(
+            client(&access).await?,
+            &self.env,
+            self.cluster.clone(),
+        )))
     }
 }

@@ -4,7 +4,8 @@
 /// NVIDIA device plugin, v0.20.0 (2026-08-19).
 pub const DEVICE_PLUGIN: (&str, &str) = ("nvcr.io/nvidia/k8s-device-plugin", "v0.20.0");
 /// DCGM exporter as the GPU operator v26.7.0 pins it (newer than the exporter's own last tag).
-pub const DCGM_EXPORTER: (&str, &str) = ("nvcr.io/nvidia/k8s/dcgm-exporter", "4.6.0-4.8.3-distroless");
+pub const DCGM_EXPORTER: (&str, &str) =
+    ("nvcr.io/nvidia/k8s/dcgm-exporter", "4.6.0-4.8.3-distroless");
 /// Prometheus v3.14.0 (2026-08-17).
 pub const PROMETHEUS: (&str, &str) = ("prom/prometheus", "v3.14.0");
 /// Grafana OSS, the 13.2 line.
@@ -16,7 +17,11 @@ pub const AUTOSCALER: &str = "registry.k8s.io/autoscaling/cluster-autoscaler";
 
 /// The autoscaler release for a Kubernetes minor (`1.32`), as released upstream.
 pub fn autoscaler_tag(kubernetes_version: &str) -> Option<&'static str> {
-    let minor: String = kubernetes_version.split('.').take(2).collect::<Vec<_>>().join(".");
+    let minor: String = kubernetes_version
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
     Some(match minor.as_str() {
         "1.30" => "v1.30.4",
         "1.31" => "v1.31.2",

@@ -6,16 +6,14 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hoist_provider::{
-    Address, Attrs, CloudResource, KindRules, Listing, Observed, Ownership, Provider,
-    ProviderError, ResourceConfig, ResourceState, StepContext,
+    Address, Attrs, KindRules, Listing, Observed, Ownership, Provider, ProviderError,
+    ResourceConfig, ResourceState, StepContext,
 };
-use kube::api::{
-    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
-};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::Api;
 use serde_json::Value;
 
-use crate::kinds::{Identity, KINDS};
+use crate::kinds::Identity;
 use crate::{fields, labels, ready, NAME};
 
 /// The field manager hoist applies as.
@@ -23,10 +21,13 @@ pub const FIELD_MANAGER: &str = "hoist";
 
 /// A cluster's Kubernetes API, for one environment's stack.
 pub struct KubeProvider {
-    client: kube::Client,
-    env: String,
+    pub(crate) client: kube::Client,
+    pub(crate) env: String,
     /// The cluster, for messages.
-    cluster: Address,
+    pub(crate) cluster: Address,
+    /// What the last refresh listed, by kind, for the ownership listing that follows it in
+    /// the same plan (it asks for the same objects); any write empties it.
+    pub(crate) listed: std::sync::Mutex<BTreeMap<String, Vec<Value>>>,
 }
 
 impl KubeProvider {
@@ -35,11 +36,15 @@ impl KubeProvider {
             client,
             env: env.to_string(),
             cluster,
+            listed: Default::default(),
         }
     }
 
-    fn api(&self, id: &Identity) -> Api<DynamicObject> {
-        let (group, version) = id.api_version.rsplit_once('/').unwrap_or(("", &id.api_version));
+    pub(crate) fn api(&self, id: &Identity) -> Api<DynamicObject> {
+        let (group, version) = id
+            .api_version
+            .rsplit_once('/')
+            .unwrap_or(("", &id.api_version));
         let gvk = GroupVersionKind::gvk(group, version, &id.kind);
         let resource = ApiResource::from_gvk(&gvk);
         match &id.namespace {
@@ -48,24 +53,44 @@ impl KubeProvider {
         }
     }
 
-    async fn get(&self, id: &Identity) -> Result<Option<Value>, ProviderError> {
-        let found = self.api(id).get_opt(&id.name).await.map_err(|e| error(id, e))?;
+    pub(crate) async fn get(&self, id: &Identity) -> Result<Option<Value>, ProviderError> {
+        let found = self
+            .api(id)
+            .get_opt(&id.name)
+            .await
+            .map_err(|e| error(id, e))?;
         Ok(found.map(to_value))
     }
 
     /// Apply `config` as this environment's object, refusing one someone else made.
-    async fn apply(&self, config: &ResourceConfig, ctx: &StepContext, token: Option<&str>) -> Result<Observed, ProviderError> {
+    async fn apply(
+        &self,
+        config: &ResourceConfig,
+        ctx: &StepContext,
+        token: Option<&str>,
+    ) -> Result<Observed, ProviderError> {
         let id = identity(&config.address)?;
+        self.forget_lists();
         let owner = Ownership::from_tags(&ctx.tags);
         if let Some(live) = self.get(&id).await? {
-            owner.claims(&ownership_of(&live)).map_err(|why| ProviderError::NotOwned {
-                resource: format!("{} ({})", config.address, id.cloud_id()),
-                why,
-            })?;
+            owner
+                .claims(&ownership_of(&live))
+                .map_err(|why| ProviderError::NotOwned {
+                    resource: format!("{} ({})", config.address, id.cloud_id()),
+                    why,
+                })?;
         }
-        let mut object = fields::unflatten(&config.attrs)
-            .ok_or_else(|| ProviderError::Invalid(format!("{}: its fields cannot be read back into an object", config.address)))?;
-        let hash = config.attrs.get("hash").and_then(Value::as_str).unwrap_or_default();
+        let mut object = fields::unflatten(&config.attrs).ok_or_else(|| {
+            ProviderError::Invalid(format!(
+                "{}: its fields cannot be read back into an object",
+                config.address
+            ))
+        })?;
+        let hash = config
+            .attrs
+            .get("hash")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         labels::annotate(&mut object, &ctx.tags, hash, token);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = self
@@ -75,30 +100,20 @@ impl KubeProvider {
             .map_err(|e| error(&id, e))?;
         Ok(observe(&id, &to_value(applied), &config.attrs))
     }
-
-    /// One list per kind and namespace of the environment's objects, by name.
-    async fn list(&self, id: &Identity) -> Result<BTreeMap<String, Value>, ProviderError> {
-        let params = ListParams::default().labels(&labels::selector(&self.env));
-        let list = self.api(id).list(&params).await.map_err(|e| error(id, e))?;
-        Ok(list
-            .items
-            .into_iter()
-            .map(to_value)
-            .map(|o| (o["metadata"]["name"].as_str().unwrap_or_default().to_string(), o))
-            .collect())
-    }
 }
 
-fn identity(address: &Address) -> Result<Identity, ProviderError> {
-    Identity::of(address).ok_or_else(|| ProviderError::Invalid(format!("{address} is not an address of a stack object")))
+pub(crate) fn identity(address: &Address) -> Result<Identity, ProviderError> {
+    Identity::of(address).ok_or_else(|| {
+        ProviderError::Invalid(format!("{address} is not an address of a stack object"))
+    })
 }
 
-fn to_value(o: DynamicObject) -> Value {
+pub(crate) fn to_value(o: DynamicObject) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
 /// The ownership tags an object carries: the environment label, the lineage annotation.
-fn ownership_of(live: &Value) -> BTreeMap<String, String> {
+pub(crate) fn ownership_of(live: &Value) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::new();
     for which in ["labels", "annotations"] {
         if let Some(m) = live["metadata"][which].as_object() {
@@ -112,7 +127,7 @@ fn ownership_of(live: &Value) -> BTreeMap<String, String> {
 
 /// The live object as state records it: identity, hash, and the fields that `recorded` has
 /// (fields the server or a controller added are not hoist's to compare).
-fn observe(id: &Identity, live: &Value, recorded: &Attrs) -> Observed {
+pub(crate) fn observe(id: &Identity, live: &Value, recorded: &Attrs) -> Observed {
     let mut all = Attrs::new();
     fields::flatten(live, &mut all);
     let mut attrs: Attrs = recorded
@@ -122,14 +137,24 @@ fn observe(id: &Identity, live: &Value, recorded: &Attrs) -> Observed {
         .collect();
     attrs.insert("api_version".into(), id.api_version.clone().into());
     attrs.insert("kind".into(), id.kind.clone().into());
-    attrs.insert("namespace".into(), id.namespace.clone().map(Value::from).unwrap_or(Value::Null));
+    attrs.insert(
+        "namespace".into(),
+        id.namespace.clone().map(Value::from).unwrap_or(Value::Null),
+    );
     attrs.insert("name".into(), id.name.clone().into());
     if let Some(h) = labels::annotation(live, labels::HASH) {
         attrs.insert("hash".into(), h.into());
     }
     let mut outputs = Attrs::new();
     if let Some(ingress) = live["status"]["loadBalancer"]["ingress"].get(0) {
-        outputs.insert("address".into(), ingress.get("hostname").or(ingress.get("ip")).cloned().unwrap_or(Value::Null));
+        outputs.insert(
+            "address".into(),
+            ingress
+                .get("hostname")
+                .or(ingress.get("ip"))
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
     }
     Observed {
         cloud_id: id.cloud_id(),
@@ -141,16 +166,31 @@ fn observe(id: &Identity, live: &Value, recorded: &Attrs) -> Observed {
 
 /// kube-rs errors as the engine's: throttling and server trouble are retried, a conflict is
 /// retried (another writer moved the object), the rest stop this object.
-fn error(id: &Identity, e: kube::Error) -> ProviderError {
+pub(crate) fn error(id: &Identity, e: kube::Error) -> ProviderError {
     let service = format!("Kubernetes API ({})", id.cloud_id());
     match e {
         kube::Error::Api(s) => match s.code {
-            429 => ProviderError::Throttled { service, message: s.message },
-            409 | 500 | 502 | 503 | 504 => ProviderError::Transient { service, message: format!("{} ({})", s.message, s.reason) },
+            429 => ProviderError::Throttled {
+                service,
+                message: s.message,
+            },
+            409 | 500 | 502 | 503 | 504 => ProviderError::Transient {
+                service,
+                message: format!("{} ({})", s.message, s.reason),
+            },
             404 => ProviderError::NotFound(id.cloud_id()),
-            _ => ProviderError::Invalid(format!("{}: {} ({}, {})", id.cloud_id(), s.message, s.reason, s.code)),
+            _ => ProviderError::Invalid(format!(
+                "{}: {} ({}, {})",
+                id.cloud_id(),
+                s.message,
+                s.reason,
+                s.code
+            )),
         },
-        kube::Error::HyperError(_) | kube::Error::Service(_) => ProviderError::Transient { service, message: e.to_string() },
+        kube::Error::HyperError(_) | kube::Error::Service(_) => ProviderError::Transient {
+            service,
+            message: e.to_string(),
+        },
         other => ProviderError::Fatal(format!("{}: {other}", id.cloud_id())),
     }
 }
@@ -176,77 +216,73 @@ impl Provider for KubeProvider {
 
     fn concurrency(&self, _api: &str) -> hoist_provider::Concurrency {
         // kube-apiserver's default max-requests-inflight is 400 for reads, 200 for writes.
-        hoist_provider::Concurrency { initial: 16, max: 64 }
+        hoist_provider::Concurrency {
+            initial: 16,
+            max: 64,
+        }
     }
 
-    async fn read_many(&self, resources: &[&ResourceState]) -> Vec<Result<Option<Observed>, ProviderError>> {
-        let ids: Vec<Result<Identity, ProviderError>> = resources.iter().map(|r| identity(&r.address)).collect();
-        // One list per kind and namespace for batches; a single object is one GET.
-        let mut groups: BTreeMap<(String, String, Option<String>), Vec<usize>> = BTreeMap::new();
-        for (i, id) in ids.iter().enumerate() {
-            if let Ok(id) = id {
-                groups.entry((id.api_version.clone(), id.kind.clone(), id.namespace.clone())).or_default().push(i);
-            }
-        }
-        let mut out: Vec<Option<Result<Option<Observed>, ProviderError>>> = (0..resources.len()).map(|_| None).collect();
-        let lookups = groups.into_values().map(|members| {
-            let ids = &ids;
-            async move {
-                let first = ids[members[0]].as_ref().ok().cloned();
-                let Some(first) = first else { return (members, Err(ProviderError::Fatal("unreachable".into()))) };
-                if members.len() == 1 {
-                    let one = self.get(&first).await.map(|o| o.into_iter().map(|v| (first.name.clone(), v)).collect());
-                    (members, one)
-                } else {
-                    (members, self.list(&first).await)
-                }
-            }
-        });
-        for (members, found) in futures::future::join_all(lookups).await {
-            for i in members {
-                let (Ok(id), r) = (&ids[i], resources[i]) else { continue };
-                out[i] = Some(match &found {
-                    Ok(by_name) => Ok(by_name.get(&id.name).map(|live| observe(id, live, &r.attrs))),
-                    Err(e) => Err(e.clone()),
-                });
-            }
-        }
-        out.into_iter()
-            .zip(ids)
-            .map(|(o, id)| match (o, id) {
-                (Some(r), _) => r,
-                (None, Err(e)) => Err(e),
-                (None, Ok(_)) => Ok(None),
-            })
-            .collect()
+    async fn read_many(
+        &self,
+        resources: &[&ResourceState],
+    ) -> Vec<Result<Option<Observed>, ProviderError>> {
+        self.refresh(resources).await
     }
 
-    async fn create(&self, config: &ResourceConfig, ctx: &StepContext) -> Result<Observed, ProviderError> {
+    async fn create(
+        &self,
+        config: &ResourceConfig,
+        ctx: &StepContext,
+    ) -> Result<Observed, ProviderError> {
         self.apply(config, ctx, Some(&ctx.token)).await
     }
 
-    async fn update(&self, _prior: &ResourceState, config: &ResourceConfig, ctx: &StepContext) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        _prior: &ResourceState,
+        config: &ResourceConfig,
+        ctx: &StepContext,
+    ) -> Result<Observed, ProviderError> {
         self.apply(config, ctx, None).await
     }
 
     async fn delete(&self, prior: &ResourceState) -> Result<Vec<String>, ProviderError> {
         let id = identity(&prior.address)?;
-        let Some(live) = self.get(&id).await? else { return Ok(Vec::new()) };
+        self.forget_lists();
+        let Some(live) = self.get(&id).await? else {
+            return Ok(Vec::new());
+        };
         let tags = ownership_of(&live);
         if tags.get(hoist_provider::tags::ENV) != Some(&self.env) {
-            return Ok(vec![format!("left {} in place: it is no longer this environment's", id.cloud_id())]);
+            return Ok(vec![format!(
+                "left {} in place: it is no longer this environment's",
+                id.cloud_id()
+            )]);
         }
-        match self.api(&id).delete(&id.name, &DeleteParams::background()).await {
+        match self
+            .api(&id)
+            .delete(&id.name, &DeleteParams::background())
+            .await
+        {
             Ok(_) => Ok(Vec::new()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(Vec::new()),
             Err(e) => Err(error(&id, e)),
         }
     }
 
-    async fn find_by_token(&self, address: &Address, token: &str, owner: &Ownership) -> Result<Option<Observed>, ProviderError> {
+    async fn find_by_token(
+        &self,
+        address: &Address,
+        token: &str,
+        owner: &Ownership,
+    ) -> Result<Option<Observed>, ProviderError> {
         let id = identity(address)?;
-        let Some(live) = self.get(&id).await? else { return Ok(None) };
-        if labels::annotation(&live, labels::TOKEN) != Some(token) || owner.claims(&ownership_of(&live)).is_err() {
+        let Some(live) = self.get(&id).await? else {
+            return Ok(None);
+        };
+        if labels::annotation(&live, labels::TOKEN) != Some(token)
+            || owner.claims(&ownership_of(&live)).is_err()
+        {
             return Ok(None);
         }
         let mut recorded = Attrs::new();
@@ -255,23 +291,6 @@ impl Provider for KubeProvider {
     }
 
     async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError> {
-        let mut listing = Listing::default();
-        for (_, api_version, kind, _) in KINDS {
-            let id = Identity { api_version: api_version.to_string(), kind: kind.to_string(), namespace: None, name: String::new() };
-            let params = ListParams::default().labels(&labels::selector(env));
-            let found = self.api(&id).list(&params).await.map_err(|e| error(&id, e)).map(|list| {
-                list.items.into_iter().map(to_value).map(|o| CloudResource {
-                    cloud_id: format!("{kind}/{}{}", o["metadata"]["namespace"].as_str().map(|n| format!("{n}/")).unwrap_or_default(), o["metadata"]["name"].as_str().unwrap_or_default()),
-                    kind: kind.to_string(),
-                    name: o["metadata"]["name"].as_str().unwrap_or_default().to_string(),
-                    region: self.cluster.to_string(),
-                    status: "present".into(),
-                    tags: ownership_of(&o),
-                    outputs: Attrs::new(),
-                }).collect()
-            });
-            listing.extend(Listing::part(&format!("{kind} objects"), found)?);
-        }
-        Ok(listing)
+        self.owned(env).await
     }
 }

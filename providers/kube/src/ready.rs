@@ -27,7 +27,8 @@ pub fn waiting_for(object: &Value) -> Option<String> {
         }
         "Service" if object["spec"]["type"] == "LoadBalancer" => {
             let ingress = status["loadBalancer"]["ingress"].as_array();
-            (!ingress.is_some_and(|i| !i.is_empty()))
+            ingress
+                .is_none_or(|i| i.is_empty())
                 .then(|| "its load balancer has no address yet".into())
         }
         _ => None,
@@ -62,7 +63,10 @@ fn workload(object: &Value, status: &Value) -> Option<String> {
             .and_then(|c| c["message"].as_str())
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
-        return Some(format!("{} of {want} replicas available{why}", n("availableReplicas")));
+        return Some(format!(
+            "{} of {want} replicas available{why}",
+            n("availableReplicas")
+        ));
     }
     None
 }

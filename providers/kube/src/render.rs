@@ -8,33 +8,114 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 /// Every template, by name `component/file`, compiled into the binary.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("common/namespace.yaml", include_str!("templates/common/namespace.yaml.hbs")),
-    ("gpu/runtimeclass.yaml", include_str!("templates/gpu/runtimeclass.yaml.hbs")),
-    ("gpu/daemonset.yaml", include_str!("templates/gpu/daemonset.yaml.hbs")),
-    ("gpu/service.yaml", include_str!("templates/gpu/service.yaml.hbs")),
-    ("autoscaler/serviceaccount.yaml", include_str!("templates/autoscaler/serviceaccount.yaml.hbs")),
-    ("autoscaler/clusterrole.yaml", include_str!("templates/autoscaler/clusterrole.yaml.hbs")),
-    ("autoscaler/clusterrolebinding.yaml", include_str!("templates/autoscaler/clusterrolebinding.yaml.hbs")),
-    ("autoscaler/role.yaml", include_str!("templates/autoscaler/role.yaml.hbs")),
-    ("autoscaler/rolebinding.yaml", include_str!("templates/autoscaler/rolebinding.yaml.hbs")),
-    ("autoscaler/deployment.yaml", include_str!("templates/autoscaler/deployment.yaml.hbs")),
-    ("monitoring/serviceaccount.yaml", include_str!("templates/monitoring/serviceaccount.yaml.hbs")),
-    ("monitoring/clusterrole.yaml", include_str!("templates/monitoring/clusterrole.yaml.hbs")),
-    ("monitoring/clusterrolebinding.yaml", include_str!("templates/monitoring/clusterrolebinding.yaml.hbs")),
-    ("monitoring/prometheus.yml", include_str!("templates/monitoring/prometheus.yml.hbs")),
-    ("monitoring/datasources.yaml", include_str!("templates/monitoring/datasources.yaml.hbs")),
-    ("monitoring/dashboards.yaml", include_str!("templates/monitoring/dashboards.yaml.hbs")),
-    ("monitoring/configmap.yaml", include_str!("templates/monitoring/configmap.yaml.hbs")),
-    ("monitoring/persistentvolumeclaim.yaml", include_str!("templates/monitoring/persistentvolumeclaim.yaml.hbs")),
-    ("monitoring/deployment.yaml", include_str!("templates/monitoring/deployment.yaml.hbs")),
-    ("monitoring/service.yaml", include_str!("templates/monitoring/service.yaml.hbs")),
-    ("mlflow/serviceaccount.yaml", include_str!("templates/mlflow/serviceaccount.yaml.hbs")),
-    ("mlflow/persistentvolumeclaim.yaml", include_str!("templates/mlflow/persistentvolumeclaim.yaml.hbs")),
-    ("mlflow/deployment.yaml", include_str!("templates/mlflow/deployment.yaml.hbs")),
-    ("mlflow/service.yaml", include_str!("templates/mlflow/service.yaml.hbs")),
-    ("serving/deployment.yaml", include_str!("templates/serving/deployment.yaml.hbs")),
-    ("serving/service.yaml", include_str!("templates/serving/service.yaml.hbs")),
-    ("serving/horizontalpodautoscaler.yaml", include_str!("templates/serving/horizontalpodautoscaler.yaml.hbs")),
+    (
+        "common/namespace.yaml",
+        include_str!("templates/common/namespace.yaml.hbs"),
+    ),
+    (
+        "gpu/runtimeclass.yaml",
+        include_str!("templates/gpu/runtimeclass.yaml.hbs"),
+    ),
+    (
+        "gpu/daemonset.yaml",
+        include_str!("templates/gpu/daemonset.yaml.hbs"),
+    ),
+    (
+        "gpu/service.yaml",
+        include_str!("templates/gpu/service.yaml.hbs"),
+    ),
+    (
+        "autoscaler/serviceaccount.yaml",
+        include_str!("templates/autoscaler/serviceaccount.yaml.hbs"),
+    ),
+    (
+        "autoscaler/clusterrole.yaml",
+        include_str!("templates/autoscaler/clusterrole.yaml.hbs"),
+    ),
+    (
+        "autoscaler/clusterrolebinding.yaml",
+        include_str!("templates/autoscaler/clusterrolebinding.yaml.hbs"),
+    ),
+    (
+        "autoscaler/role.yaml",
+        include_str!("templates/autoscaler/role.yaml.hbs"),
+    ),
+    (
+        "autoscaler/rolebinding.yaml",
+        include_str!("templates/autoscaler/rolebinding.yaml.hbs"),
+    ),
+    (
+        "autoscaler/deployment.yaml",
+        include_str!("templates/autoscaler/deployment.yaml.hbs"),
+    ),
+    (
+        "monitoring/serviceaccount.yaml",
+        include_str!("templates/monitoring/serviceaccount.yaml.hbs"),
+    ),
+    (
+        "monitoring/clusterrole.yaml",
+        include_str!("templates/monitoring/clusterrole.yaml.hbs"),
+    ),
+    (
+        "monitoring/clusterrolebinding.yaml",
+        include_str!("templates/monitoring/clusterrolebinding.yaml.hbs"),
+    ),
+    (
+        "monitoring/prometheus.yml",
+        include_str!("templates/monitoring/prometheus.yml.hbs"),
+    ),
+    (
+        "monitoring/datasources.yaml",
+        include_str!("templates/monitoring/datasources.yaml.hbs"),
+    ),
+    (
+        "monitoring/dashboards.yaml",
+        include_str!("templates/monitoring/dashboards.yaml.hbs"),
+    ),
+    (
+        "monitoring/configmap.yaml",
+        include_str!("templates/monitoring/configmap.yaml.hbs"),
+    ),
+    (
+        "monitoring/persistentvolumeclaim.yaml",
+        include_str!("templates/monitoring/persistentvolumeclaim.yaml.hbs"),
+    ),
+    (
+        "monitoring/deployment.yaml",
+        include_str!("templates/monitoring/deployment.yaml.hbs"),
+    ),
+    (
+        "monitoring/service.yaml",
+        include_str!("templates/monitoring/service.yaml.hbs"),
+    ),
+    (
+        "mlflow/serviceaccount.yaml",
+        include_str!("templates/mlflow/serviceaccount.yaml.hbs"),
+    ),
+    (
+        "mlflow/persistentvolumeclaim.yaml",
+        include_str!("templates/mlflow/persistentvolumeclaim.yaml.hbs"),
+    ),
+    (
+        "mlflow/deployment.yaml",
+        include_str!("templates/mlflow/deployment.yaml.hbs"),
+    ),
+    (
+        "mlflow/service.yaml",
+        include_str!("templates/mlflow/service.yaml.hbs"),
+    ),
+    (
+        "serving/deployment.yaml",
+        include_str!("templates/serving/deployment.yaml.hbs"),
+    ),
+    (
+        "serving/service.yaml",
+        include_str!("templates/serving/service.yaml.hbs"),
+    ),
+    (
+        "serving/horizontalpodautoscaler.yaml",
+        include_str!("templates/serving/horizontalpodautoscaler.yaml.hbs"),
+    ),
 ];
 
 /// Files used as they are (no templating), e.g. the GPU dashboard.

@@ -36,6 +36,9 @@ impl CloudModel for SimModel {
     fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
         Ok(crate::expand::expand(spec))
     }
+    fn system_instance_type(&self) -> Option<&'static str> {
+        Some("sim-standard-4")
+    }
     fn cluster(&self, env: &str) -> Option<Address> {
         Some(Address::new("cluster", env))
     }

@@ -16,8 +16,14 @@ pub const COMPONENTS: [(&str, &str); 5] = [
         "mlflow",
         "MLflow tracking server on the cloud's object storage",
     ),
-    ("serving", "KServe model serving"),
+    (
+        "serving",
+        "a model server on the GPU pool, behind a load balancer",
+    ),
 ];
+
+/// Nodes of the system pool: two, so the stack's services survive one node's loss.
+pub const SYSTEM_NODES: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct Answers {
@@ -139,11 +145,29 @@ impl Answers {
         })
     }
 
+    /// The small general-purpose pool the stack's services run on, when a chosen component
+    /// has services (GPU nodes are tainted for GPU work): its instance type and unit price.
+    pub fn system_pool(&self) -> Option<(&'static str, f64)> {
+        let services = ["autoscaler", "monitoring", "mlflow"];
+        if !self.stack.iter().any(|c| services.contains(&c.as_str())) {
+            return None;
+        }
+        let instance_type = crate::ops::clouds::cloud(&self.cloud)?.system_instance_type()?;
+        let price = Catalog::of(&self.cloud)
+            .ok()
+            .and_then(|c| c.instance(instance_type, &self.region))
+            .map_or(0.0, |o| o.price);
+        Some((instance_type, price))
+    }
+
     /// USD/hour now and at max size.
     pub fn hourly(&self) -> (f64, f64) {
+        let system = self
+            .system_pool()
+            .map_or(0.0, |(_, p)| p * SYSTEM_NODES as f64);
         (
-            self.unit_price * self.desired as f64,
-            self.unit_price * self.max as f64,
+            self.unit_price * self.desired as f64 + system,
+            self.unit_price * self.max as f64 + system,
         )
     }
 
@@ -185,6 +209,12 @@ impl Answers {
             self.min, self.desired, self.max
         ));
         s.push_str("    labels:\n      workload: gpu\n    taints:\n      - nvidia.com/gpu=present:NoSchedule\n");
+        if let Some((instance_type, price)) = self.system_pool() {
+            s.push_str(&format!(
+                "  # The stack's services (Prometheus, Grafana, MLflow, the autoscaler) run here, off the GPU nodes: ${:.2}/h.\n  - name: system\n    instance_type: {instance_type}\n    min: {SYSTEM_NODES}\n    max: {SYSTEM_NODES}\n",
+                price * SYSTEM_NODES as f64
+            ));
+        }
         if self.stack.is_empty() {
             s.push_str("# stack: { gpu: {}, monitoring: {} }   # MLOps components to install\n");
         } else {

@@ -36,8 +36,17 @@ pub fn init(printer: &Printer, args: InitArgs) -> anyhow::Result<u8> {
     write_atomically(&args.file, &text)?;
     let (now, max) = answers.hourly();
     let file = args.file.display();
+    let system = answers
+        .system_pool()
+        .map(|(t, _)| {
+            format!(
+                ", and {} × {t} for the stack's services",
+                answers::SYSTEM_NODES
+            )
+        })
+        .unwrap_or_default();
     printer.info(&format!(
-        "Wrote {file}: {} on {} {}, {} × {} ({}).\nEstimated cost: {}/h now, up to {}/h at max size ({} nodes).\nNext:\n  hoist plan -f {file}\n  hoist apply -f {file}",
+        "Wrote {file}: {} on {} {}, {} × {} ({}){system}.\nEstimated cost: {}/h now, up to {}/h at max size ({} GPU nodes).\nNext:\n  hoist plan -f {file}\n  hoist apply -f {file}",
         answers.name,
         answers.cloud,
         answers.region,

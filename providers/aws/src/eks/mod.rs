@@ -6,6 +6,7 @@ mod cluster;
 mod list;
 mod nodegroup;
 mod placement;
+mod token;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -111,6 +112,54 @@ fn token_of(tags: &BTreeMap<String, String>) -> Option<&str> {
 }
 
 impl AwsProvider {
+    /// The cluster's endpoint and CA as recorded (asked of EKS when the record has none
+    /// yet), and tokens signed with this provider's credentials.
+    pub(crate) async fn eks_cluster_access(
+        &self,
+        cluster: &hoist_provider::ResourceState,
+    ) -> Result<hoist_provider::ClusterAccess, ProviderError> {
+        let recorded = |outputs: &Attrs, k: &str| {
+            outputs
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+        };
+        let mut found = (
+            recorded(&cluster.outputs, "endpoint"),
+            recorded(&cluster.outputs, "certificate_authority"),
+        );
+        if found.0.is_none() || found.1.is_none() {
+            if let Some((live, _)) = self.describe_cluster(&cluster.cloud_id).await? {
+                found = (
+                    recorded(&live.outputs, "endpoint"),
+                    recorded(&live.outputs, "certificate_authority"),
+                );
+            }
+        }
+        let (Some(url), Some(ca_data)) = found else {
+            return Err(ProviderError::NotReady {
+                what: format!("EKS cluster {}", cluster.cloud_id),
+                message: "it has no API endpoint or certificate authority yet".into(),
+            });
+        };
+        let credentials = self.credentials.clone().ok_or_else(|| {
+            ProviderError::Fatal(format!(
+                "no AWS credentials to sign tokens for EKS cluster {}",
+                cluster.cloud_id
+            ))
+        })?;
+        Ok(hoist_provider::ClusterAccess::Https {
+            url,
+            ca_data,
+            token: std::sync::Arc::new(token::EksTokens::new(
+                credentials,
+                &self.region,
+                &cluster.cloud_id,
+            )),
+        })
+    }
+
     pub(crate) async fn find_eks(
         &self,
         address: &Address,

@@ -12,6 +12,7 @@
 mod network;
 mod pools;
 mod regions;
+mod stack;
 
 use hoist_provider::{
     AccessRole, Addons, Address, CloudModel, EndpointAccess, EnvSpec, NatMode, ResourceConfig,
@@ -52,6 +53,12 @@ impl CloudModel for AwsModel {
     }
     fn regions(&self) -> Vec<String> {
         regions::regions()
+    }
+    fn cluster(&self, env: &str) -> Option<Address> {
+        Some(Address::new("eks_cluster", env))
+    }
+    fn stack_target(&self, spec: &EnvSpec) -> Option<hoist_provider::StackTarget> {
+        Some(stack::target(spec))
     }
     fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>> {
         let mut problems = check(spec);
@@ -165,6 +172,7 @@ fn expand(spec: &EnvSpec, net: &Network) -> Vec<ResourceConfig> {
         node_addons.push(address);
     }
     add_access(&mut g, spec, &cluster);
+    stack::add(&mut g, spec, &cluster);
     let hosts = pools::add(&mut g, spec, net, &cluster, &node_role, &node_addons);
     if !managed {
         return g.0;

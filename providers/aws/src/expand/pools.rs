@@ -16,6 +16,8 @@ const ACCELERATOR_DISK_GIB: u32 = 200;
 const DISK_GIB: u32 = 80;
 /// The label the cluster autoscaler reads as "this node has a GPU".
 pub(crate) const GPU_LABEL: &str = "k8s.amazonaws.com/accelerator";
+/// The label naming a node's pool, which the stack selects pools by (on every node group).
+pub(crate) const POOL_LABEL: &str = "hoist.dev/node-pool";
 const TEMPLATE_TAG: &str = "k8s.io/cluster-autoscaler/node-template";
 
 /// Adds every pool; returns the pools that can host coredns (nodes without repelling taints).
@@ -86,6 +88,7 @@ fn add_pool(
     g.add(&template, template_attrs, template_deps);
 
     let mut labels: BTreeMap<String, String> = pool.labels.clone();
+    labels.insert(POOL_LABEL.into(), pool.name.clone());
     if let Some(acc) = &pool.accelerator {
         if families::accelerator(&pool.instance_type) == families::Accelerator::Nvidia {
             labels

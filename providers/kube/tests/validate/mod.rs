@@ -15,7 +15,18 @@ pub fn schema_for(api_version: &str, kind: &str) -> Value {
         "" => format!("{}-{version}", kind.to_lowercase()),
         g => format!("{}-{g}-{version}", kind.to_lowercase()),
     };
-    let path = format!("{}/tests/schemas/{file}.json.gz", env!("CARGO_MANIFEST_DIR"));
+    // This module is also included (by `#[path]`) from the workspace's own tests, whose
+    // manifest directory is the workspace root.
+    let own = format!("{}/tests/schemas", env!("CARGO_MANIFEST_DIR"));
+    let dir = if std::path::Path::new(&own).is_dir() {
+        own
+    } else {
+        format!(
+            "{}/providers/kube/tests/schemas",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let path = format!("{dir}/{file}.json.gz");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("no schema {path}: {e}"));
     let mut text = String::new();
     flate2::read::GzDecoder::new(&bytes[..])
@@ -67,12 +78,19 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
             .filter(|s| validate(s, v).is_empty())
             .count();
         if passing != 1 {
-            errors.push(format!("{path}: matches {passing} of oneOf's alternatives, not one"));
+            errors.push(format!(
+                "{path}: matches {passing} of oneOf's alternatives, not one"
+            ));
         }
     }
     if let Value::Object(m) = v {
         let props = schema.get("properties").and_then(Value::as_object);
-        for key in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for key in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(k) = key.as_str() {
                 if !m.contains_key(k) {
                     errors.push(format!("{path}: missing required `{k}`"));
@@ -81,7 +99,10 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         }
         for (k, child) in m {
             let at = format!("{path}.{k}");
-            match (props.and_then(|p| p.get(k)), schema.get("additionalProperties")) {
+            match (
+                props.and_then(|p| p.get(k)),
+                schema.get("additionalProperties"),
+            ) {
                 (Some(s), _) => check(s, child, &at, errors),
                 (None, Some(Value::Bool(false))) => errors.push(format!("{at}: unknown field")),
                 (None, Some(s @ Value::Object(_))) => check(s, child, &at, errors),
@@ -100,7 +121,8 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
 pub fn kinds(docs: &[Value]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for d in docs {
-        *out.entry(d["kind"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+        *out.entry(d["kind"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
     }
     out
 }

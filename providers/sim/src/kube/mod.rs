@@ -256,6 +256,12 @@ impl SimKubeApi {
         })
     }
 
+    /// How many requests this cluster's API has answered, in every process.
+    pub fn requests(&self) -> Result<u64, SimError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        store::requests(&conn, &self.cluster_id).map_err(SimError::from)
+    }
+
     /// The sim cloud id of the cluster this API serves.
     pub fn cluster_id(&self) -> &str {
         &self.cluster_id
@@ -358,6 +364,7 @@ impl KubeService for SimKubeApi {
             body,
         };
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = store::count_request(&conn, &self.cluster_id);
         let fault = faults::roll(&conn);
         if let faults::Fault::Before(e) = fault {
             return respond(Answer::json(e.code, &e.body()));

@@ -14,7 +14,7 @@ pub const SCHEMA: &str = "
         name TEXT NOT NULL, body TEXT NOT NULL, changed_at INTEGER NOT NULL,
         PRIMARY KEY(cluster, grp, kind, namespace, name));
     CREATE INDEX IF NOT EXISTS kube_objects_ns ON kube_objects(cluster, namespace);
-    CREATE TABLE IF NOT EXISTS kube_clusters(cluster TEXT PRIMARY KEY, rv INTEGER NOT NULL);";
+    CREATE TABLE IF NOT EXISTS kube_clusters(cluster TEXT PRIMARY KEY, rv INTEGER NOT NULL, requests INTEGER NOT NULL DEFAULT 0);";
 
 /// Where one object lives: its kind (by group) and its namespace (empty when cluster-scoped).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +73,25 @@ pub fn next_rv(conn: &Connection, cluster: &str) -> rusqlite::Result<i64> {
          ON CONFLICT(cluster) DO UPDATE SET rv = rv + 1 RETURNING rv",
     )?
     .query_row([cluster], |r| r.get(0))
+}
+
+/// Count one request to `cluster`'s API (benchmarks report how many calls a plan makes).
+pub fn count_request(conn: &Connection, cluster: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO kube_clusters(cluster, rv, requests) VALUES (?1, 0, 1)
+         ON CONFLICT(cluster) DO UPDATE SET requests = requests + 1",
+    )?
+    .execute([cluster])?;
+    Ok(())
+}
+
+/// How many requests `cluster`'s API has answered.
+pub fn requests(conn: &Connection, cluster: &str) -> rusqlite::Result<u64> {
+    Ok(conn
+        .prepare_cached("SELECT requests FROM kube_clusters WHERE cluster = ?1")?
+        .query_row([cluster], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0) as u64)
 }
 
 /// The resourceVersion lists answer with: the last one taken.
