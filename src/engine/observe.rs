@@ -58,6 +58,13 @@ impl Session {
             .await?;
         for (name, source) in self.providers.sources() {
             let list = by_provider.get(name).cloned().unwrap_or_default();
+            // A layer this environment does not use (no stack) costs nothing to plan.
+            let wanted = desired
+                .iter()
+                .any(|c| self.providers.canonical(&c.provider) == name);
+            if list.is_empty() && !wanted {
+                continue;
+            }
             let Some(record) = self.live_source(source, &view.observed) else {
                 view.dropped
                     .extend(self.gone_with(source, &list, &view.observed));
