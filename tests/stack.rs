@@ -118,6 +118,31 @@ fn names(items: &[Value]) -> Vec<String> {
     n
 }
 
+/// After a run that was killed or faulted and one more apply: one record per object in state,
+/// and one of each workload and Service in the cluster.
+fn assert_one_of_each(t: &TestContext) {
+    let state = t.state("quickstart");
+    let records = state["resources"].as_object().unwrap();
+    let manifests = records
+        .keys()
+        .filter(|k| k.starts_with("manifest."))
+        .count();
+    assert_eq!(manifests, 26, "one record per object");
+    let served = Served::start(t);
+    let deployments = served.items(&["get", "deployments", "-A"]);
+    assert_eq!(
+        names(&deployments),
+        ["grafana", "mlflow", "model-server", "prometheus"]
+    );
+    let services = served.items(&["get", "services", "-A"]);
+    assert_eq!(
+        services.len(),
+        5,
+        "one of each Service: {:?}",
+        names(&services)
+    );
+}
+
 fn quickstart(t: &TestContext) {
     t.write("hoist.yaml", QUICKSTART);
 }
@@ -319,21 +344,7 @@ fn killed_during_the_stack_phase_the_next_apply_converges_without_duplicates() {
         assert_eq!(r.status.code(), None, "{point}: killed by signal");
         t.expect(&["apply", "-f", "hoist.yaml", "--auto-approve"], 0);
         t.expect(&["plan", "-f", "hoist.yaml", "--detailed-exitcode"], 0);
-        let served = Served::start(&t);
-        let deployments = served.items(&["get", "deployments", "-A"]);
-        assert_eq!(
-            names(&deployments),
-            ["grafana", "mlflow", "model-server", "prometheus"],
-            "{point}"
-        );
-        let state = t.state("quickstart");
-        let manifests = state["resources"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .filter(|k| k.starts_with("manifest."))
-            .count();
-        assert_eq!(manifests, 26, "{point}: one record per object");
+        assert_one_of_each(&t);
     }
 }
 
@@ -353,24 +364,7 @@ fn an_api_server_that_throttles_conflicts_and_drops_answers_still_converges() {
     t.expect(&["sim", "faults", "--transient", "0", "--throttle", "0"], 0);
     t.expect(&["apply", "-f", "hoist.yaml", "--auto-approve"], 0);
     t.expect(&["plan", "-f", "hoist.yaml", "--detailed-exitcode"], 0);
-    let state = t.state("quickstart");
-    let manifests = state["resources"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .filter(|k| k.starts_with("manifest."))
-        .count();
-    assert_eq!(manifests, 26, "one record per object");
-    let served = Served::start(&t);
-    assert_eq!(
-        names(&served.items(&["get", "deployments", "-A"])),
-        ["grafana", "mlflow", "model-server", "prometheus"]
-    );
-    assert_eq!(
-        served.items(&["get", "services", "-A"]).len(),
-        5,
-        "one of each Service, no duplicates"
-    );
+    assert_one_of_each(&t);
 }
 
 #[test]

@@ -15,8 +15,8 @@ const TEMPLATE_PREFIX: &str = "k8s.io/cluster-autoscaler/node-template/";
 const DISCOVERY_PREFIX: &str = "k8s.io/cluster-autoscaler/";
 
 /// The auto-discovery tags the cluster autoscaler looks for. EKS puts them on a managed node
-/// group's Auto Scaling group itself; hoist checks and puts back any that are missing, and
-/// never removes them (EKS owns them).
+/// group's Auto Scaling group itself; hoist puts back any that are missing on the groups it
+/// writes node-template tags to, and never removes them (EKS owns them).
 fn discovery_tags(attrs: &Attrs) -> BTreeMap<String, String> {
     let cluster = attrs
         .get("cluster")
@@ -85,7 +85,12 @@ impl AwsProvider {
             })
             .filter(|(k, _)| k.starts_with(DISCOVERY_PREFIX))
             .collect();
-            let discovery = discovery_tags(attrs);
+            // With node-template tags to write, the group is one the autoscaler must find; EKS
+            // tags managed groups for discovery itself, so a missing tag is only put back then.
+            let discovery = match want.is_empty() {
+                true => BTreeMap::new(),
+                false => discovery_tags(attrs),
+            };
             let put: Vec<Tag> = want
                 .iter()
                 .chain(discovery.iter())

@@ -204,13 +204,26 @@ pub fn replace(ctx: &Ctx, req: &Req, t: &Target) -> Result<Answer, ApiError> {
     check_identity(t, &mut body, false)?;
     let old = t.load(ctx)?;
     check_precondition(t, &old, &body)?;
+    update_existing(ctx, req, t, &old, body)
+}
+
+/// The end of every write to an existing object that is not an apply: the server's own
+/// metadata kept, the write confined (to status, or to all but status), recorded as an Update
+/// by its manager.
+fn update_existing(
+    ctx: &Ctx,
+    req: &Req,
+    t: &Target,
+    old: &Stored,
+    mut body: Value,
+) -> Result<Answer, ApiError> {
     keep_metadata(&mut body, &CLIENT_METADATA);
     let new = confine(t, &old.body, body);
     let (api_version, time) = (t.rt.api_version(), rfc3339(ctx.now));
     let new = finish(
         ctx,
         t,
-        Some(&old),
+        Some(old),
         new,
         &writer(req, t, &api_version, &time),
         false,
@@ -255,18 +268,7 @@ pub fn patch(ctx: &Ctx, req: &Req, t: &Target) -> Result<Answer, ApiError> {
     if new["metadata"]["name"].as_str() != Some(t.name.as_str()) {
         return Err(ApiError::bad_request("a patch cannot change metadata.name"));
     }
-    keep_metadata(&mut new, &CLIENT_METADATA);
-    let new = confine(t, &old.body, new);
-    let (api_version, time) = (t.rt.api_version(), rfc3339(ctx.now));
-    let new = finish(
-        ctx,
-        t,
-        Some(&old),
-        new,
-        &writer(req, t, &api_version, &time),
-        false,
-    )?;
-    Ok(Answer::json(200, &new))
+    update_existing(ctx, req, t, &old, new)
 }
 
 /// Server-side apply: the body is the applier's whole intent for the fields it manages.
