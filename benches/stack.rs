@@ -56,9 +56,7 @@ pub fn bench(hoist: &Path) {
         "  no-op plan (median of 5)            {:>7.3} s  {:>6.1} MB",
         plans[2].seconds, plans[2].peak_mb
     );
-    println!(
-        "  Kubernetes API calls per no-op plan {calls:>7}    (one list per kind and namespace)"
-    );
+    println!("  Kubernetes API calls per no-op plan {calls:>7}    (one list per kind)");
     println!(
         "  destroy (stack first)               {:>7.3} s  {:>6.1} MB",
         destroy.seconds, destroy.peak_mb
