@@ -1,5 +1,7 @@
-//! The versions hoist installs, pinned (sources in `../shared/stack-facts.md` at the time of
-//! pinning; each can be overridden per component with `version:` in the blueprint).
+//! The versions hoist installs, pinned from the upstream releases as of August 2026
+//! (NVIDIA/k8s-device-plugin, NVIDIA/gpu-operator, kubernetes/autoscaler, prometheus/prometheus,
+//! grafana/grafana, mlflow/mlflow); each can be overridden per component with `version:` in
+//! the blueprint.
 
 /// NVIDIA device plugin, v0.20.0 (2026-08-19).
 pub const DEVICE_PLUGIN: (&str, &str) = ("nvcr.io/nvidia/k8s-device-plugin", "v0.20.0");

@@ -164,6 +164,22 @@ pub(crate) fn observe(id: &Identity, live: &Value, recorded: &Attrs) -> Observed
     }
 }
 
+/// The fields of an object adopted after an interrupted create, as its record: what a client
+/// writes (not status, nor the metadata the server keeps), so the record holds no value that
+/// changes by itself and would read as drift. The next apply records exactly hoist's fields.
+fn adopted_fields(live: &Value) -> Attrs {
+    let mut object = live.clone();
+    if let Some(m) = object.as_object_mut() {
+        m.remove("status");
+    }
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        meta.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "labels" | "annotations"));
+    }
+    let mut recorded = Attrs::new();
+    fields::flatten(&object, &mut recorded);
+    recorded
+}
+
 /// kube-rs errors as the engine's: throttling and server trouble are retried, a conflict is
 /// retried (another writer moved the object), the rest stop this object.
 pub(crate) fn error(id: &Identity, e: kube::Error) -> ProviderError {
@@ -285,12 +301,40 @@ impl Provider for KubeProvider {
         {
             return Ok(None);
         }
-        let mut recorded = Attrs::new();
-        fields::flatten(&live, &mut recorded);
-        Ok(Some(observe(&id, &live, &recorded)))
+        Ok(Some(observe(&id, &live, &adopted_fields(&live))))
     }
 
     async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError> {
         self.owned(env).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_adopted_object_records_what_a_client_writes_and_nothing_that_moves() {
+        let live = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "n", "labels": {"a": "b"},
+                         "resourceVersion": "7", "uid": "u", "managedFields": [{"manager": "hoist"}]},
+            "data": {"k": "v"},
+            "status": {"x": 1},
+        });
+        let recorded = adopted_fields(&live);
+        let keys: Vec<&str> = recorded.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "field:apiVersion",
+                "field:data.k",
+                "field:kind",
+                "field:metadata.labels.a",
+                "field:metadata.name",
+                "field:metadata.namespace"
+            ]
+        );
     }
 }
