@@ -143,6 +143,14 @@ fn assert_one_of_each(t: &TestContext) {
     );
 }
 
+/// One more apply finishes what an interrupted or faulted run left, and then nothing is left
+/// to do and nothing is doubled.
+fn converges_without_duplicates(t: &TestContext) {
+    t.expect(&["apply", "-f", "hoist.yaml", "--auto-approve"], 0);
+    t.expect(&["plan", "-f", "hoist.yaml", "--detailed-exitcode"], 0);
+    assert_one_of_each(t);
+}
+
 fn quickstart(t: &TestContext) {
     t.write("hoist.yaml", QUICKSTART);
 }
@@ -241,12 +249,7 @@ fn the_quickstart_stack_applies_in_one_run_and_kubectl_sees_it() {
         .collect();
     assert_eq!(balancers.len(), 1);
     let destroyed = t.expect(&["destroy", "-f", "hoist.yaml", "--auto-approve"], 0);
-    let at = |s: &str| {
-        destroyed
-            .stdout
-            .find(s)
-            .unwrap_or_else(|| panic!("{s} in {}", destroyed.all()))
-    };
+    let at = |s: &str| destroyed.position(s);
     assert!(
         at("manifest.serving.service.model-server: deleted") < at("network.quickstart: deleted")
     );
@@ -342,9 +345,7 @@ fn killed_during_the_stack_phase_the_next_apply_converges_without_duplicates() {
             .output()
             .expect("run hoist");
         assert_eq!(r.status.code(), None, "{point}: killed by signal");
-        t.expect(&["apply", "-f", "hoist.yaml", "--auto-approve"], 0);
-        t.expect(&["plan", "-f", "hoist.yaml", "--detailed-exitcode"], 0);
-        assert_one_of_each(&t);
+        converges_without_duplicates(&t);
     }
 }
 
@@ -362,9 +363,7 @@ fn an_api_server_that_throttles_conflicts_and_drops_answers_still_converges() {
     let faulted = t.hoist(&["apply", "-f", "hoist.yaml", "--auto-approve"]);
     assert!(faulted.code == 0 || faulted.code == 1, "{}", faulted.all());
     t.expect(&["sim", "faults", "--transient", "0", "--throttle", "0"], 0);
-    t.expect(&["apply", "-f", "hoist.yaml", "--auto-approve"], 0);
-    t.expect(&["plan", "-f", "hoist.yaml", "--detailed-exitcode"], 0);
-    assert_one_of_each(&t);
+    converges_without_duplicates(&t);
 }
 
 #[test]
@@ -411,4 +410,86 @@ fn stack_settings_in_the_wrong_place_are_located_errors() {
         "{}",
         r.all()
     );
+}
+
+#[test]
+fn the_gpu_operator_and_kserve_variants_apply_and_their_controllers_do_the_rest() {
+    let t = TestContext::new();
+    t.write(
+        "hoist.yaml",
+        &QUICKSTART
+            .replace("variant: device-plugin", "variant: gpu-operator")
+            .replace("variant: model-server", "variant: kserve"),
+    );
+    let applied = t.expect(&["apply", "-f", "hoist.yaml", "--auto-approve"], 0);
+    // The model waits for the operator's ClusterPolicy, which is ready once its plugin runs.
+    let at = |s: &str| applied.position(s);
+    assert!(
+        at("manifest.gpu.clusterpolicy.cluster-policy: created")
+            < at("manifest.serving.inferenceservice.model: created")
+    );
+    let served = Served::start(&t);
+    let policy = served.items(&["get", "clusterpolicies"]);
+    assert_eq!(policy[0]["status"]["state"], "ready", "{policy:?}");
+    // The operator, not hoist, made the operands: hoist's own DaemonSets are not there.
+    let daemon_sets = served.items(&["get", "daemonsets", "-n", "hoist-gpu"]);
+    assert_eq!(
+        names(&daemon_sets),
+        ["nvidia-dcgm-exporter", "nvidia-device-plugin-daemonset"]
+    );
+    for n in served.items(&["get", "nodes"]) {
+        let is_gpu = !n["metadata"]["labels"]["sim.hoist.dev/accelerator"].is_null();
+        assert_eq!(
+            !n["status"]["allocatable"]["nvidia.com/gpu"].is_null(),
+            is_gpu,
+            "{n}"
+        );
+        if is_gpu {
+            assert_eq!(
+                n["metadata"]["labels"]["feature.node.kubernetes.io/pci-10de.present"],
+                "true"
+            );
+        }
+    }
+    let isvc = served.items(&["get", "inferenceservices", "-n", "hoist-serving"]);
+    let ready = isvc[0]["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+    assert!(ready, "{isvc:?}");
+    let deployments = served.items(&["get", "deployments", "-n", "hoist-serving"]);
+    assert_eq!(
+        names(&deployments),
+        ["kserve-controller-manager", "model-predictor"]
+    );
+    let jobs = served.items(&["get", "jobs", "-n", "hoist-serving"]);
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["status"]["succeeded"], 1);
+    t.expect(&["plan", "-f", "hoist.yaml", "--detailed-exitcode"], 0);
+
+    // The InferenceService deleted behind hoist's back is drift; KServe's objects go with it.
+    served.ok(&["delete", "inferenceservice", "model", "-n", "hoist-serving"]);
+    let drift = t.expect(&["drift", "-f", "hoist.yaml", "--exit-code"], 2);
+    assert!(
+        drift
+            .stdout
+            .contains("manifest.serving.inferenceservice.model"),
+        "{}",
+        drift.all()
+    );
+    let left = served.items(&["get", "deployments", "-n", "hoist-serving"]);
+    assert_eq!(names(&left), ["kserve-controller-manager"]);
+    t.expect(&["apply", "-f", "hoist.yaml", "--auto-approve"], 0);
+    t.expect(&["drift", "-f", "hoist.yaml", "--exit-code"], 0);
+
+    let destroyed = t.expect(&["destroy", "-f", "hoist.yaml", "--auto-approve"], 0);
+    assert!(
+        destroyed
+            .stdout
+            .contains("Verified: nothing tagged hoist-env=quickstart remains"),
+        "{}",
+        destroyed.all()
+    );
+    assert!(t.inventory("quickstart").is_empty());
 }

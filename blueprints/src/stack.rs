@@ -211,14 +211,6 @@ fn serving(v: &mut Validator, c: &ComponentFile, pools: &[NodePool]) -> ServingS
                 .to_string(),
         );
     }
-    if variant == ServingVariant::Kserve {
-        v.err(
-            "stack.serving.variant",
-            "the `kserve` variant is not available in this version of hoist",
-            "use `variant: model-server`, a Deployment, Service and autoscaler for one model image"
-                .to_string(),
-        );
-    }
     ServingStack {
         variant,
         version: c.version.clone(),

@@ -31,6 +31,20 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
         false,
     ),
     ("runtimeclasses", "node.k8s.io/v1", "RuntimeClass", false),
+    // Listed by the ownership check; this stack (device plugin, model server) applies none.
+    ("jobs", "batch/v1", "Job", true),
+    (
+        "mutatingwebhookconfigurations",
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        false,
+    ),
+    (
+        "validatingwebhookconfigurations",
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+        false,
+    ),
     (
         "clusterroles",
         "rbac.authorization.k8s.io/v1",
@@ -347,17 +361,26 @@ async fn handle(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> Answe
     };
     let mut w = s.world.lock().unwrap();
     w.log.push(what.clone());
-    let Some((api_version, kind, _namespaced, ns, name)) = route(uri.path()) else {
-        w.problems
-            .push(format!("{what}: no such path on this server"));
-        return status(
+    // Groups of CRDs this server has not installed (the operator's, KServe's): a real server
+    // answers 404 for them, which is what hoist must expect.
+    let uninstalled = ["/apis/nvidia.com/", "/apis/serving.kserve.io/"];
+    let not_found = || {
+        status(
             404,
             "NotFound",
             &format!(
                 "the server could not find the requested resource: {}",
                 uri.path()
             ),
-        );
+        )
+    };
+    if method == "GET" && uninstalled.iter().any(|g| uri.path().starts_with(g)) {
+        return not_found();
+    }
+    let Some((api_version, kind, _namespaced, ns, name)) = route(uri.path()) else {
+        w.problems
+            .push(format!("{what}: no such path on this server"));
+        return not_found();
     };
     let q = query(&uri);
     let key = |name: &str| {

@@ -24,6 +24,14 @@ pub struct Run {
 }
 
 impl Run {
+    /// Where `line` first appears in stdout, for asserting the order of steps.
+    #[allow(dead_code)]
+    pub fn position(&self, line: &str) -> usize {
+        self.stdout
+            .find(line)
+            .unwrap_or_else(|| panic!("{line} in {}", self.all()))
+    }
+
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }

@@ -28,10 +28,10 @@ pub use resource::{
     Attrs, CloudResource, Lifecycle, Listing, Observed, Ownership, ResourceConfig, ResourceState,
 };
 pub use spec::{
-    AcceleratorInfo, AccessGrant, AccessRole, Addons, ArtifactStore, AutoscalerStack,
-    AutoscalerTarget, Capacity, CloudModel, ClusterSpec, EndpointAccess, EnvSpec, GpuStack,
-    GpuVariant, MlflowStack, MonitoringStack, NatMode, NetworkSpec, PoolSpec, ServingStack,
-    ServingVariant, SpecProblem, StackSpec, StackTarget,
+    gpu_operator_node_labels, AcceleratorInfo, AccessGrant, AccessRole, Addons, ArtifactStore,
+    AutoscalerStack, AutoscalerTarget, Capacity, CloudModel, ClusterSpec, EndpointAccess, EnvSpec,
+    GpuStack, GpuVariant, MlflowStack, MonitoringStack, NatMode, NetworkSpec, PoolSpec,
+    ServingStack, ServingVariant, SpecProblem, StackSpec, StackTarget,
 };
 
 /// Tag keys every provider puts on what it creates. `sweep` and the destroy check rely on them.

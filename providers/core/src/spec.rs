@@ -344,6 +344,39 @@ pub struct StackTarget {
     pub artifacts: Option<ArtifactStore>,
     /// The storage class for volumes (`None`: the cluster's default).
     pub storage_class: Option<String>,
+    /// The GPU node image carries the NVIDIA driver and container toolkit (EKS's accelerated
+    /// AMIs do), so the GPU operator must not install its own.
+    pub gpu_driver_preinstalled: bool,
+}
+
+/// The node labels Node Feature Discovery would set that NVIDIA's GPU operator needs to
+/// find GPU nodes: an NVIDIA PCI device present, and the node's OS. hoist runs no NFD; each
+/// cloud puts these on its NVIDIA pools when the stack uses the operator, since it knows both
+/// which pools have NVIDIA GPUs and what OS their image runs.
+pub fn gpu_operator_node_labels(
+    spec: &EnvSpec,
+    os_id: &str,
+    os_version: &str,
+) -> BTreeMap<String, String> {
+    let uses_operator = spec
+        .stack
+        .gpu
+        .as_ref()
+        .is_some_and(|g| g.variant == GpuVariant::GpuOperator);
+    if !uses_operator {
+        return BTreeMap::new();
+    }
+    [
+        ("feature.node.kubernetes.io/pci-10de.present", "true"),
+        ("feature.node.kubernetes.io/system-os_release.ID", os_id),
+        (
+            "feature.node.kubernetes.io/system-os_release.VERSION_ID",
+            os_version,
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// How the self-hosted cluster-autoscaler is told about this cloud.
@@ -356,6 +389,9 @@ pub struct AutoscalerTarget {
     /// Annotations on its service account (cloud identity). Values are JSON so that one can
     /// be an [`output_ref`](crate::output_ref) to a role the same run makes.
     pub service_account_annotations: BTreeMap<String, serde_json::Value>,
+    /// Environment of its container (the region, which a pod cut off from the instance
+    /// metadata service cannot learn by itself).
+    pub env: BTreeMap<String, String>,
 }
 
 /// A bucket the same run makes, and how MLflow reaches it.

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use hoist_provider::{output_ref, EnvSpec, GpuVariant, PoolSpec, SpecProblem, StackTarget};
+use hoist_provider::{
+    output_ref, EnvSpec, GpuVariant, PoolSpec, ServingVariant, SpecProblem, StackTarget,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -23,7 +25,7 @@ pub const MLFLOW_NS: &str = "hoist-mlflow";
 pub const SERVING_NS: &str = "hoist-serving";
 
 /// Components whose services (Deployments not pinned to a pool) need a node that takes
-/// ordinary pods: Prometheus, Grafana, MLflow, the cluster-autoscaler.
+/// ordinary pods: Prometheus, Grafana, MLflow, the cluster-autoscaler, KServe's controller.
 fn needs_general_nodes(spec: &EnvSpec, target: &StackTarget) -> Option<&'static str> {
     let stack = &spec.stack;
     if stack.monitoring.is_some() {
@@ -32,6 +34,12 @@ fn needs_general_nodes(spec: &EnvSpec, target: &StackTarget) -> Option<&'static 
         Some("mlflow")
     } else if stack.autoscaler.is_some() && target.autoscaler.is_some() {
         Some("autoscaler")
+    } else if stack
+        .serving
+        .as_ref()
+        .is_some_and(|s| s.variant == ServingVariant::Kserve)
+    {
+        Some("serving")
     } else {
         None
     }
@@ -103,25 +111,40 @@ fn gpu(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
     let Some(gpu) = &spec.stack.gpu else {
         return Ok(None);
     };
-    if gpu.variant == GpuVariant::GpuOperator {
-        return Err(SpecProblem::new(
-            "stack.gpu.variant",
-            "the `gpu-operator` variant is not available in this version of hoist",
-            Some("use `variant: device-plugin` (the node images of hoist's GPU pools carry the driver)".into()),
-        ));
+    let mut ctx = gpu_context(spec, target, gpu.version.as_deref());
+    match gpu.variant {
+        GpuVariant::DevicePlugin => component(
+            templates,
+            "gpu",
+            &ctx,
+            &[
+                "common/namespace.yaml",
+                "gpu/runtimeclass.yaml",
+                "gpu/service.yaml",
+                "gpu/daemonset.yaml",
+            ],
+        ),
+        // The operator makes the RuntimeClass, plugin and exporter itself.
+        GpuVariant::GpuOperator => {
+            ctx["privileged"] = Value::Bool(true);
+            component(
+                templates,
+                "gpu",
+                &ctx,
+                &[
+                    "common/namespace.yaml",
+                    "gpu/operator/customresourcedefinition.yaml",
+                    "gpu/operator/serviceaccount.yaml",
+                    "gpu/operator/clusterrole.yaml",
+                    "gpu/operator/clusterrolebinding.yaml",
+                    "gpu/operator/role.yaml",
+                    "gpu/operator/rolebinding.yaml",
+                    "gpu/operator/deployment.yaml",
+                    "gpu/operator/clusterpolicy.yaml",
+                ],
+            )
+        }
     }
-    let ctx = gpu_context(spec, target, gpu.version.as_deref());
-    component(
-        templates,
-        "gpu",
-        &ctx,
-        &[
-            "common/namespace.yaml",
-            "gpu/runtimeclass.yaml",
-            "gpu/service.yaml",
-            "gpu/daemonset.yaml",
-        ],
-    )
 }
 
 /// On clouds whose node pools autoscale themselves the component renders nothing: the
@@ -146,6 +169,7 @@ fn autoscaler(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Pa
         // Whole flags: values are rendered as quoted scalars, which must not land mid-word.
         "cloud_provider_flag": format!("--cloud-provider={}", t.cloud_provider),
         "args": t.args, "service_account_annotations": t.service_account_annotations,
+        "env": t.env,
     });
     component(
         templates,
@@ -242,17 +266,134 @@ fn serving(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part 
         "node_selector": node_selector,
         "tolerations": pool.map(tolerations).unwrap_or_default(),
     });
-    component(
+    match s.variant {
+        ServingVariant::ModelServer => component(
+            templates,
+            "serving",
+            &ctx,
+            &[
+                "common/namespace.yaml",
+                "serving/service.yaml",
+                "serving/deployment.yaml",
+                "serving/horizontalpodautoscaler.yaml",
+            ],
+        ),
+        ServingVariant::Kserve => kserve(templates, s, ctx),
+    }
+}
+
+/// KServe in Standard mode, its webhooks' certificate made in the cluster, and the model as
+/// an InferenceService.
+fn kserve(templates: &Templates, s: &hoist_provider::ServingStack, ctx: Value) -> Part {
+    let tag = s.version.as_deref().unwrap_or(pins::KSERVE_CONTROLLER.1);
+    let mut out = Vec::new();
+    for file in [
+        "common/namespace.yaml",
+        "serving/kserve/customresourcedefinition.yaml",
+    ] {
+        out.extend(serving_objects(templates, file, &ctx)?);
+    }
+    let config = kserve_config(tag);
+    let certgen = pins::image(pins::WEBHOOK_CERTGEN, None);
+    let service = format!("kserve-webhook-server-service.{SERVING_NS}.svc");
+    let patches: Vec<Value> = KSERVE_WEBHOOKS
+        .iter()
+        .map(|(name, mutating)| {
+            json!({"container": format!("patch-{}", name.split('.').next().unwrap_or(name)),
+                   "args": ["patch", format!("--webhook-name={name}"), format!("--namespace={SERVING_NS}"),
+                            "--secret-name=kserve-webhook-server-cert", format!("--patch-mutating={mutating}"),
+                            "--patch-failure-policy=Fail"]})
+        })
+        .collect();
+    let control = json!({
+        "namespace": SERVING_NS,
+        "image": pins::image(pins::KSERVE_CONTROLLER, s.version.as_deref()),
+        "name": "kserve-webhook-certs",
+        "host_flag": format!("--host=kserve-webhook-server-service,{service}"),
+        "namespace_flag": format!("--namespace={SERVING_NS}"),
+        "patches": patches,
+        "deploy": config["deploy"], "ingress": config["ingress"],
+        "storage_initializer": config["storageInitializer"], "agent": config["agent"],
+        "logger": config["logger"], "batcher": config["batcher"], "security": config["security"],
+    });
+    let mut job_ctx = control.clone();
+    job_ctx["image"] = Value::from(certgen);
+    for file in [
+        "serving/kserve/serviceaccount.yaml",
+        "serving/kserve/clusterrole.yaml",
+        "serving/kserve/clusterrolebinding.yaml",
+        "serving/kserve/role.yaml",
+        "serving/kserve/rolebinding.yaml",
+        "serving/kserve/configmap.yaml",
+        "serving/kserve/service.yaml",
+        "serving/kserve/mutatingwebhookconfiguration.yaml",
+        "serving/kserve/validatingwebhookconfiguration.yaml",
+        "serving/kserve/deployment.yaml",
+    ] {
+        out.extend(serving_objects(templates, file, &control)?);
+    }
+    for mut job in serving_objects(templates, "serving/kserve/job.yaml", &job_ctx)? {
+        // A Job's template is immutable: a changed Job is a new Job, named by its content.
+        let name = format!(
+            "kserve-webhook-certs-{}",
+            &short_hash(&job.to_string())[..8]
+        );
+        job["metadata"]["name"] = Value::from(name);
+        out.push(job);
+    }
+    out.extend(serving_objects(
         templates,
-        "serving",
+        "serving/kserve/inferenceservice.yaml",
         &ctx,
-        &[
-            "common/namespace.yaml",
-            "serving/service.yaml",
-            "serving/deployment.yaml",
-            "serving/horizontalpodautoscaler.yaml",
-        ],
-    )
+    )?);
+    Ok(Some(Component {
+        name: "serving",
+        objects: out,
+    }))
+}
+
+/// KServe's webhook configurations, by name, and whether a mutating one shares the name.
+const KSERVE_WEBHOOKS: &[(&str, bool)] = &[
+    ("inferenceservice.serving.kserve.io", true),
+    ("trainedmodel.serving.kserve.io", false),
+    ("inferencegraph.serving.kserve.io", false),
+    ("clusterservingruntime.serving.kserve.io", false),
+    ("servingruntime.serving.kserve.io", false),
+];
+
+/// The `inferenceservice-config` entries, each a JSON document as KServe parses it. The
+/// sidecar entries need their resources: KServe's pod mutator refuses a pod without them.
+fn kserve_config(tag: &str) -> Value {
+    let sidecar = |image: &str, memory: (&str, &str), cpu: (&str, &str)| {
+        json!({"image": format!("{image}:{tag}"), "memoryRequest": memory.0, "memoryLimit": memory.1,
+               "cpuRequest": cpu.0, "cpuLimit": cpu.1})
+    };
+    let mut logger = sidecar(pins::KSERVE_AGENT, ("100Mi", "1Gi"), ("100m", "1"));
+    logger["defaultUrl"] = json!("http://default-broker");
+    let mut batcher = sidecar(pins::KSERVE_AGENT, ("1Gi", "1Gi"), ("1", "1"));
+    batcher["maxBatchSize"] = json!("32");
+    batcher["maxLatency"] = json!("5000");
+    let text = |v: Value| Value::from(v.to_string());
+    json!({
+        "deploy": text(json!({"defaultDeploymentMode": "Standard"})),
+        "ingress": text(json!({"ingressGateway": "none", "ingressDomain": "svc.cluster.local",
+                               "disableIstioVirtualHost": true, "disableIngressCreation": true})),
+        "storageInitializer": text(sidecar(pins::KSERVE_STORAGE_INITIALIZER, ("100Mi", "1Gi"), ("100m", "1"))),
+        "agent": text(sidecar(pins::KSERVE_AGENT, ("100Mi", "1Gi"), ("100m", "1"))),
+        "logger": text(logger),
+        "batcher": text(batcher),
+        "security": text(json!({"autoMountServiceAccountToken": true})),
+    })
+}
+
+fn serving_objects(
+    templates: &Templates,
+    file: &str,
+    ctx: &Value,
+) -> Result<Vec<Value>, SpecProblem> {
+    templates
+        .objects(file, ctx)
+        .map_err(|e| problem("stack.serving", e))
 }
 
 fn problem(path: &str, e: RenderError) -> SpecProblem {
@@ -302,7 +443,22 @@ fn gpu_context(spec: &EnvSpec, target: &StackTarget, version: Option<&str>) -> V
         "dcgm_image": pins::image(pins::DCGM_EXPORTER, None),
         "accelerator_label": target.accelerator_label,
         "tolerations": tolerations,
+        "privileged": false,
+        // The operator's parts, as its ClusterPolicy names images.
+        "operator_image": pins::image(pins::GPU_OPERATOR, version),
+        "install_driver": !target.gpu_driver_preinstalled,
+        "device_plugin": operand(pins::DEVICE_PLUGIN),
+        "dcgm_exporter": operand(pins::DCGM_EXPORTER),
+        "validator": operand((pins::GPU_OPERATOR.0, version.unwrap_or(pins::GPU_OPERATOR.1))),
+        "driver": operand(pins::GPU_DRIVER),
+        "toolkit": operand(pins::CONTAINER_TOOLKIT),
     })
+}
+
+/// An image as the ClusterPolicy spells it: repository, image name, version.
+fn operand((path, version): (&str, &str)) -> Value {
+    let (repository, image) = path.rsplit_once('/').unwrap_or(("", path));
+    json!({"repository": repository, "image": image, "version": version})
 }
 
 fn monitoring_context(

@@ -19,8 +19,15 @@ fn tier(kind: &str) -> u8 {
     match kind {
         "Namespace" | "CustomResourceDefinition" | "RuntimeClass" | "PriorityClass" => 0,
         "ServiceAccount" | "ClusterRole" | "Role" | "ClusterRoleBinding" | "RoleBinding" => 1,
-        "ConfigMap" | "Secret" | "PersistentVolumeClaim" | "Service" => 2,
-        _ => 3,
+        "ConfigMap"
+        | "Secret"
+        | "PersistentVolumeClaim"
+        | "Service"
+        | "MutatingWebhookConfiguration"
+        | "ValidatingWebhookConfiguration" => 2,
+        "Deployment" | "DaemonSet" | "StatefulSet" | "Job" | "HorizontalPodAutoscaler" => 3,
+        // Custom resources: their controller (a workload above) must be running to act on them.
+        _ => 4,
     }
 }
 
@@ -48,10 +55,7 @@ pub fn expand(
                         config.depends_on.extend(lower.iter().cloned());
                     }
                     by_tier.entry(t).or_default().push(config.address.clone());
-                    if c.name == "gpu"
-                        && kind == "DaemonSet"
-                        && object["metadata"]["name"] == "nvidia-device-plugin"
-                    {
+                    if c.name == "gpu" && advertises_gpus(kind, object) {
                         device_plugin = Some(config.address.clone());
                     }
                     if out.iter().any(|o| o.address == config.address) {
@@ -69,10 +73,7 @@ pub fn expand(
     }
     // Workloads that ask for GPUs start once the device plugin advertises them.
     if let Some(dp) = device_plugin {
-        for config in out
-            .iter_mut()
-            .filter(|c| c.address.name().starts_with("serving.") && tier(kind_of(c)) == 3)
-        {
+        for config in out.iter_mut().filter(|c| asks_for_gpus(c)) {
             config.depends_on.push(dp.clone());
         }
     }
@@ -83,11 +84,18 @@ pub fn expand(
     }
 }
 
-fn kind_of(c: &ResourceConfig) -> &str {
-    c.attrs
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+/// The object after which nodes advertise `nvidia.com/gpu`: the device plugin's DaemonSet, or
+/// the operator's ClusterPolicy (ready once the operator's own plugin runs).
+fn advertises_gpus(kind: &str, object: &Value) -> bool {
+    (kind == "DaemonSet" && object["metadata"]["name"] == "nvidia-device-plugin")
+        || kind == "ClusterPolicy"
+}
+
+/// A workload (or custom resource making one) whose pods request GPUs.
+fn asks_for_gpus(c: &ResourceConfig) -> bool {
+    c.attrs.keys().any(|k| {
+        k.starts_with(fields::PREFIX) && k.contains("nvidia.com/gpu") && k.contains("resources")
+    })
 }
 
 /// One object as a resource: identity, content hash, and its fields.

@@ -46,6 +46,27 @@ pub const KINDS: &[(&str, &str, &str, bool)] = &[
         "HorizontalPodAutoscaler",
         true,
     ),
+    ("job", "batch/v1", "Job", true),
+    (
+        "mutatingwebhookconfiguration",
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        false,
+    ),
+    (
+        "validatingwebhookconfiguration",
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+        false,
+    ),
+    // Kinds of the CRDs hoist applies: listing one whose CRD is absent finds nothing.
+    ("clusterpolicy", "nvidia.com/v1", "ClusterPolicy", false),
+    (
+        "inferenceservice",
+        "serving.kserve.io/v1beta1",
+        "InferenceService",
+        true,
+    ),
 ];
 
 /// The namespace each component's namespaced objects live in.

@@ -1,6 +1,6 @@
 //! The versions hoist installs, pinned from the upstream releases as of August 2026
 //! (NVIDIA/k8s-device-plugin, NVIDIA/gpu-operator, kubernetes/autoscaler, prometheus/prometheus,
-//! grafana/grafana, mlflow/mlflow); each can be overridden per component with `version:` in
+//! grafana/grafana, mlflow/mlflow, kserve/kserve, kubernetes/ingress-nginx); each can be overridden per component with `version:` in
 //! the blueprint.
 
 /// NVIDIA device plugin, v0.20.0 (2026-08-19).
@@ -14,6 +14,22 @@ pub const PROMETHEUS: (&str, &str) = ("prom/prometheus", "v3.14.0");
 pub const GRAFANA: (&str, &str) = ("grafana/grafana", "13.2.0");
 /// MLflow's `-full` image: the plain one lacks the S3/GCS/Azure clients artifact stores need.
 pub const MLFLOW: (&str, &str) = ("ghcr.io/mlflow/mlflow", "v3.9.0-full");
+/// The NVIDIA GPU operator v26.7.0 (2026-08-20).
+pub const GPU_OPERATOR: (&str, &str) = ("nvcr.io/nvidia/gpu-operator", "v26.7.0");
+/// The driver and container toolkit the operator v26.7.0 installs where node images lack them.
+pub const GPU_DRIVER: (&str, &str) = ("nvcr.io/nvidia/driver", "595.91.07");
+pub const CONTAINER_TOOLKIT: (&str, &str) = ("nvcr.io/nvidia/k8s/container-toolkit", "v1.20.0");
+/// KServe's controller, v0.20.0 (2026-08-06).
+pub const KSERVE_CONTROLLER: (&str, &str) = ("kserve/kserve-controller", "v0.20.0");
+/// KServe's init container and sidecars, at the controller's release.
+pub const KSERVE_STORAGE_INITIALIZER: &str = "kserve/storage-initializer";
+pub const KSERVE_AGENT: &str = "kserve/agent";
+/// The in-cluster webhook certificate maker ingress-nginx ships, v1.6.9 (its chart's pin,
+/// March 2026).
+pub const WEBHOOK_CERTGEN: (&str, &str) = (
+    "registry.k8s.io/ingress-nginx/kube-webhook-certgen",
+    "v1.6.9",
+);
 /// The cluster-autoscaler image; its minor must match the cluster's Kubernetes minor.
 pub const AUTOSCALER: &str = "registry.k8s.io/autoscaling/cluster-autoscaler";
 

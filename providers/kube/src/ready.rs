@@ -1,6 +1,7 @@
 //! When an object is ready, as conditions on its live state: a Deployment available with every
 //! replica updated, a DaemonSet running on every node it should, a CRD established, a
-//! LoadBalancer Service given its address. Everything else is ready once the server has it.
+//! LoadBalancer Service given its address, a Job complete, the GPU operator's ClusterPolicy
+//! `ready`, an InferenceService `Ready`. Everything else is ready once the server has it.
 
 use hoist_provider::Lifecycle;
 use serde_json::Value;
@@ -9,6 +10,9 @@ use serde_json::Value;
 pub fn lifecycle(object: &Value) -> Lifecycle {
     if !object["metadata"]["deletionTimestamp"].is_null() {
         return Lifecycle::Deleting;
+    }
+    if let Some(reason) = failed(object) {
+        return Lifecycle::Failed { reason };
     }
     match waiting_for(object) {
         None => Lifecycle::Ready,
@@ -25,6 +29,15 @@ pub fn waiting_for(object: &Value) -> Option<String> {
         "CustomResourceDefinition" if !condition(status, "Established") => {
             Some("not established".into())
         }
+        "Job" if !condition(status, "Complete") => Some("not complete yet".into()),
+        "ClusterPolicy" if status["state"] != "ready" => Some(format!(
+            "the GPU operator reports {}{}",
+            status["state"].as_str().unwrap_or("nothing yet"),
+            why_not_ready(status)
+        )),
+        "InferenceService" if !condition(status, "Ready") => {
+            Some(format!("not ready{}", why_not_ready(status)))
+        }
         "Service" if object["spec"]["type"] == "LoadBalancer" => {
             let ingress = status["loadBalancer"]["ingress"].as_array();
             ingress
@@ -33,6 +46,38 @@ pub fn waiting_for(object: &Value) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// A Job that gave up will not finish by waiting: the apply says why instead.
+fn failed(object: &Value) -> Option<String> {
+    if object["kind"] != "Job" {
+        return None;
+    }
+    object["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Failed" && c["status"] == "True")
+        .map(|c| {
+            format!(
+                "Job failed: {}",
+                c["message"]
+                    .as_str()
+                    .unwrap_or("its pods exhausted their retries")
+            )
+        })
+}
+
+/// `: MESSAGE` of the first condition that is not met and says why.
+fn why_not_ready(status: &Value) -> String {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["status"] != "True" && c["message"].is_string())
+        .and_then(|c| c["message"].as_str())
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default()
 }
 
 fn observed(object: &Value, status: &Value) -> bool {
@@ -106,5 +151,33 @@ mod tests {
         assert_eq!(lifecycle(&ds), Lifecycle::Provisioning);
         let crd = json!({"kind": "CustomResourceDefinition", "status": {"conditions": [{"type": "Established", "status": "True"}]}});
         assert_eq!(lifecycle(&crd), Lifecycle::Ready);
+    }
+
+    #[test]
+    fn custom_resources_and_jobs_are_ready_by_their_own_conditions() {
+        let mut job = json!({"kind": "Job", "status": {}});
+        assert_eq!(lifecycle(&job), Lifecycle::Provisioning);
+        job["status"]["conditions"] =
+            json!([{"type": "Failed", "status": "True", "message": "BackoffLimitExceeded"}]);
+        assert_eq!(
+            lifecycle(&job),
+            Lifecycle::Failed {
+                reason: "Job failed: BackoffLimitExceeded".into()
+            }
+        );
+        job["status"]["conditions"] = json!([{"type": "Complete", "status": "True"}]);
+        assert_eq!(lifecycle(&job), Lifecycle::Ready);
+        let policy = json!({"kind": "ClusterPolicy", "status": {"state": "notReady"}});
+        assert_eq!(
+            waiting_for(&policy).unwrap(),
+            "the GPU operator reports notReady"
+        );
+        let isvc = json!({"kind": "InferenceService", "status": {"conditions": [
+            {"type": "PredictorReady", "status": "False", "message": "0 of 1 replicas available"},
+            {"type": "Ready", "status": "False"}]}});
+        assert_eq!(
+            waiting_for(&isvc).unwrap(),
+            "not ready: 0 of 1 replicas available"
+        );
     }
 }

@@ -60,12 +60,12 @@ impl KubeProvider {
             ..id.clone()
         };
         let params = ListParams::default().labels(&labels::selector(env));
-        let list = self
-            .api(&every)
-            .list(&params)
-            .await
-            .map_err(|e| error(&every, e))?;
-        Ok(list.items.into_iter().map(to_value).collect())
+        match self.api(&every).list(&params).await {
+            Ok(list) => Ok(list.items.into_iter().map(to_value).collect()),
+            // A kind of a CRD not yet applied (or already removed) has no objects.
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Vec::new()),
+            Err(e) => Err(error(&every, e)),
+        }
     }
 
     fn lists(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<Value>>> {

@@ -108,6 +108,7 @@ fn target(self_hosted_autoscaler: bool) -> StackTarget {
             cloud_provider: "aws".into(),
             args: vec!["--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/demo".into()],
             service_account_annotations: BTreeMap::from([("eks.amazonaws.com/role-arn".into(), "arn:aws:iam::1:role/x".into())]),
+            env: BTreeMap::from([("AWS_REGION".into(), "us-east-1".into())]),
         }),
         artifacts: Some(ArtifactStore {
             bucket: Address::new("s3_bucket", "mlflow"),
@@ -116,6 +117,7 @@ fn target(self_hosted_autoscaler: bool) -> StackTarget {
             env: BTreeMap::from([("AWS_REGION".into(), "us-east-1".into())]),
         }),
         storage_class: Some("gp3".into()),
+        gpu_driver_preinstalled: true,
     }
 }
 
@@ -134,15 +136,48 @@ fn documents(spec: &EnvSpec, target: &StackTarget) -> Vec<Value> {
         .collect()
 }
 
+/// Every document against what judges its kind: the strict schema when Kubernetes publishes
+/// one, k8s-openapi's type for CRDs and webhook configurations, and for a custom resource the
+/// schema of the CRD among `docs` that defines it (which must itself be structural).
 fn assert_valid(docs: &[Value]) {
+    use k8s_openapi::api::admissionregistration::v1 as admission;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
     let mut failures = Vec::new();
     for d in docs {
-        let schema = validate::schema_for(
+        let (api_version, kind) = (
             d["apiVersion"].as_str().unwrap(),
             d["kind"].as_str().unwrap(),
         );
-        for e in validate::validate(&schema, d) {
-            failures.push(format!("{} {}: {e}", d["kind"], d["metadata"]["name"]));
+        let errors = match kind {
+            "CustomResourceDefinition" => {
+                let mut e = validate::round_trip::<ext::CustomResourceDefinition>(d);
+                for v in d["spec"]["versions"].as_array().into_iter().flatten() {
+                    validate::structural_problems(
+                        &v["schema"]["openAPIV3Schema"],
+                        "$schema",
+                        &mut e,
+                    );
+                }
+                e
+            }
+            "MutatingWebhookConfiguration" => {
+                validate::round_trip::<admission::MutatingWebhookConfiguration>(d)
+            }
+            "ValidatingWebhookConfiguration" => {
+                validate::round_trip::<admission::ValidatingWebhookConfiguration>(d)
+            }
+            _ => match crd_for(docs, api_version, kind) {
+                Some(crd) => {
+                    let version = api_version.rsplit_once('/').unwrap().1;
+                    let schema = validate::crd_schema(crd, version)
+                        .unwrap_or_else(|| panic!("{kind}: its CRD serves no {version}"));
+                    validate::validate(&schema, d)
+                }
+                None => validate::validate(&validate::schema_for(api_version, kind), d),
+            },
+        };
+        for e in errors {
+            failures.push(format!("{kind} {}: {e}", d["metadata"]["name"]));
         }
     }
     assert!(
@@ -150,6 +185,16 @@ fn assert_valid(docs: &[Value]) {
         "schema violations:\n{}",
         failures.join("\n")
     );
+}
+
+/// The CRD among `docs` that defines `kind` in the group of `api_version`.
+fn crd_for<'a>(docs: &'a [Value], api_version: &str, kind: &str) -> Option<&'a Value> {
+    let group = api_version.rsplit_once('/')?.0;
+    docs.iter().find(|d| {
+        d["kind"] == "CustomResourceDefinition"
+            && d["spec"]["group"] == group
+            && d["spec"]["names"]["kind"] == kind
+    })
 }
 
 #[test]
@@ -180,6 +225,85 @@ fn every_component_and_variant_validates_against_the_strict_schemas() {
             "{what}: {kinds:?}"
         );
     }
+}
+
+fn with_variants(mut spec: EnvSpec, gpu: GpuVariant, serving: ServingVariant) -> EnvSpec {
+    spec.stack.gpu.as_mut().unwrap().variant = gpu;
+    spec.stack.serving.as_mut().unwrap().variant = serving;
+    spec
+}
+
+#[test]
+fn the_operator_and_kserve_variants_validate_against_their_schemas_and_crds() {
+    let spec = with_variants(
+        spec("train", 1),
+        GpuVariant::GpuOperator,
+        ServingVariant::Kserve,
+    );
+    let docs = documents(&spec, &target(true));
+    assert_valid(&docs);
+    let kinds = validate::kinds(&docs);
+    for (kind, n) in [
+        ("ClusterPolicy", 1),
+        ("InferenceService", 1),
+        ("Job", 1),
+        ("MutatingWebhookConfiguration", 1),
+        ("ValidatingWebhookConfiguration", 5),
+        ("CustomResourceDefinition", 8),
+    ] {
+        assert_eq!(kinds.get(kind), Some(&n), "{kind}: {kinds:?}");
+    }
+    // The operator replaces hoist's own plugin and exporter DaemonSets.
+    assert_eq!(kinds.get("DaemonSet"), None, "{kinds:?}");
+    let isvc = docs
+        .iter()
+        .find(|d| d["kind"] == "InferenceService")
+        .unwrap();
+    let predictor = &isvc["spec"]["predictor"];
+    assert_eq!(
+        predictor["containers"][0]["resources"]["limits"]["nvidia.com/gpu"],
+        1
+    );
+    assert_eq!(predictor["nodeSelector"]["hoist.dev/node-pool"], "train");
+}
+
+#[test]
+fn a_custom_resource_is_checked_against_the_crd_hoist_applies() {
+    let spec = with_variants(
+        spec("train", 1),
+        GpuVariant::GpuOperator,
+        ServingVariant::Kserve,
+    );
+    let mut docs = documents(&spec, &target(true));
+    let isvc = docs
+        .iter_mut()
+        .find(|d| d["kind"] == "InferenceService")
+        .unwrap();
+    isvc["spec"]["predictor"]["minReplica"] = Value::from(1);
+    isvc["spec"]["predictor"]["maxReplicas"] = Value::from("3");
+    let isvc = isvc.clone();
+    let crd = crd_for(&docs, "serving.kserve.io/v1beta1", "InferenceService").unwrap();
+    let mut errors = validate::validate(&validate::crd_schema(crd, "v1beta1").unwrap(), &isvc);
+    errors.sort();
+    assert_eq!(
+        errors,
+        [
+            "$.spec.predictor.maxReplicas: expected [\"integer\"], found \"3\"",
+            "$.spec.predictor.minReplica: unknown field",
+        ]
+    );
+    let mut hook = docs
+        .iter()
+        .find(|d| d["kind"] == "MutatingWebhookConfiguration")
+        .unwrap()
+        .clone();
+    hook["webhooks"][0]["sideEffect"] = Value::from("None");
+    assert_eq!(
+        validate::round_trip::<
+            k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
+        >(&hook),
+        ["$.webhooks[0].sideEffect: unknown field"]
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! What an environment is on the simulated cloud: a network, a subnet per zone, a cluster,
 //! its node pools, and the bucket the stack keeps MLflow artifacts in.
 
+use std::collections::BTreeMap;
+
 use hoist_provider::{Address, ArtifactStore, EnvSpec, ResourceConfig, StackTarget};
 use serde_json::json;
 
@@ -39,7 +41,7 @@ pub(crate) fn expand(spec: &EnvSpec) -> Vec<ResourceConfig> {
                 "min": pool.min,
                 "max": pool.max,
                 "desired": pool.desired,
-                "labels": pool.labels,
+                "labels": pool_labels(spec, pool),
                 "taints": pool.taints,
                 "zones": pool.zones,
             }),
@@ -58,6 +60,20 @@ pub(crate) fn expand(spec: &EnvSpec) -> Vec<ResourceConfig> {
         ));
     }
     out
+}
+
+/// The pool's labels, and on GPU pools those the stack's GPU operator looks for (the sim's
+/// node image is "sim" version 1, with the driver in it).
+fn pool_labels(spec: &EnvSpec, pool: &hoist_provider::PoolSpec) -> BTreeMap<String, String> {
+    let mut labels = pool.labels.clone();
+    let gpu = pool
+        .request
+        .as_deref()
+        .is_some_and(|r| !r.to_ascii_lowercase().starts_with("tpu"));
+    if gpu {
+        labels.extend(hoist_provider::gpu_operator_node_labels(spec, "sim", "1"));
+    }
+    labels
 }
 
 /// The bucket MLflow keeps artifacts in.
@@ -80,5 +96,6 @@ pub(crate) fn stack_target(spec: &EnvSpec) -> StackTarget {
             env: Default::default(),
         }),
         storage_class: None,
+        gpu_driver_preinstalled: true,
     }
 }

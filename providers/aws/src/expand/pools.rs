@@ -94,6 +94,10 @@ fn add_pool(
             labels
                 .entry(GPU_LABEL.into())
                 .or_insert_with(|| families::gpu_label(&acc.name));
+            // The node image is Amazon Linux 2023 (EKS's NVIDIA AMI).
+            labels.extend(hoist_provider::gpu_operator_node_labels(
+                spec, "amzn", "2023",
+            ));
         }
     }
     let zones = &pool.zones;

@@ -104,6 +104,7 @@ pub(super) fn target(spec: &EnvSpec) -> StackTarget {
                 "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{env}"
             )],
             service_account_annotations: role_annotations(&autoscaler_role()),
+            env: BTreeMap::from([("AWS_REGION".to_string(), spec.region.clone())]),
         }),
         artifacts: Some(ArtifactStore {
             bucket: bucket(),
@@ -112,5 +113,7 @@ pub(super) fn target(spec: &EnvSpec) -> StackTarget {
             env: BTreeMap::from([("AWS_REGION".to_string(), spec.region.clone())]),
         }),
         storage_class: Some(STORAGE_CLASS.into()),
+        // The EKS accelerated AMIs (AL2023 NVIDIA) carry the driver and container toolkit.
+        gpu_driver_preinstalled: true,
     }
 }

@@ -99,6 +99,33 @@ fn a_network_too_small_for_its_zones_is_a_located_problem() {
 }
 
 #[test]
+fn with_the_gpu_operator_nvidia_pools_carry_the_labels_it_finds_gpu_nodes_by() {
+    let mut s = spec(vec![
+        pool("infer", "g5.xlarge", Some(("A10G", 1))),
+        pool("sys", "m7i.large", None),
+    ]);
+    s.stack.gpu = Some(hoist_provider::GpuStack {
+        variant: hoist_provider::GpuVariant::GpuOperator,
+        version: None,
+    });
+    let rs = AwsModel.expand(&s).unwrap();
+    let gpu = &find(&rs, "node_pool.infer").attrs["labels"];
+    assert_eq!(gpu["feature.node.kubernetes.io/pci-10de.present"], "true");
+    assert_eq!(
+        gpu["feature.node.kubernetes.io/system-os_release.ID"],
+        "amzn"
+    );
+    assert_eq!(
+        gpu["feature.node.kubernetes.io/system-os_release.VERSION_ID"],
+        "2023"
+    );
+    let cpu = &find(&rs, "node_pool.sys").attrs["labels"];
+    assert!(cpu
+        .get("feature.node.kubernetes.io/pci-10de.present")
+        .is_none());
+}
+
+#[test]
 fn a_gpu_type_written_as_instance_type_gets_the_nvidia_image_and_a_big_disk() {
     let rs = AwsModel
         .expand(&spec(vec![pool("infer", "g5.xlarge", Some(("A10G", 1)))]))

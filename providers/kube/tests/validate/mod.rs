@@ -1,5 +1,6 @@
 //! A JSON Schema check for exactly the keywords the strict Kubernetes schemas use: `type`,
-//! `properties`, `additionalProperties`, `required`, `items`, `enum`, `oneOf` (`format` and
+//! `properties`, `additionalProperties`, `required`, `items`, `enum`, `oneOf`, and for CRDs'
+//! schemas `anyOf` (`format` and
 //! the `x-kubernetes-*` keywords carry no constraint a document can break here).
 
 use std::collections::BTreeMap;
@@ -72,6 +73,11 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
             errors.push(format!("{path}: {v} is not one of {options:?}"));
         }
     }
+    if let Some(alternatives) = schema.get("anyOf").and_then(Value::as_array) {
+        if !alternatives.iter().any(|s| validate(s, v).is_empty()) {
+            errors.push(format!("{path}: matches none of anyOf's alternatives"));
+        }
+    }
     if let Some(alternatives) = schema.get("oneOf").and_then(Value::as_array) {
         let passing = alternatives
             .iter()
@@ -125,4 +131,97 @@ pub fn kinds(docs: &[Value]) -> BTreeMap<String, usize> {
             .or_default() += 1;
     }
     out
+}
+
+/// A CRD's `openAPIV3Schema` for `version`, made strict for hoist's own documents: every
+/// field hoist writes must be one the schema declares and types. (The API server would keep an
+/// undeclared field under `x-kubernetes-preserve-unknown-fields`, and prune it elsewhere; here
+/// both are errors, except inside a node that declares no fields at all.)
+pub fn crd_schema(crd: &Value, version: &str) -> Option<Value> {
+    let v = crd["spec"]["versions"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == version)?;
+    let mut schema = v["schema"]["openAPIV3Schema"].clone();
+    strict(&mut schema);
+    // The server checks apiVersion, kind and metadata itself.
+    schema["properties"]["metadata"] = serde_json::json!({"type": "object"});
+    Some(schema)
+}
+
+fn strict(schema: &mut Value) {
+    let Some(m) = schema.as_object_mut() else {
+        return;
+    };
+    if m.contains_key("properties") && !m.contains_key("additionalProperties") {
+        m.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    for key in ["properties"] {
+        if let Some(Value::Object(props)) = m.get_mut(key) {
+            props.values_mut().for_each(strict);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = m.get_mut(key) {
+            strict(child);
+        }
+    }
+}
+
+/// Whether a CRD's schema is structural in the way the API server requires: every node says
+/// its type (or preserves unknown fields), so that defaulting and pruning are well defined.
+pub fn structural_problems(schema: &Value, path: &str, out: &mut Vec<String>) {
+    let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    let int_or_string = schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
+    if schema.get("type").is_none() && !preserve && !int_or_string {
+        out.push(format!("{path}: no type"));
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (k, child) in props {
+            structural_problems(child, &format!("{path}.{k}"), out);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child @ Value::Object(_)) = schema.get(key) {
+            structural_problems(child, &format!("{path}[]"), out);
+        }
+    }
+}
+
+/// For kinds with no published strict schema here (CRDs, webhook configurations): the
+/// document read into k8s-openapi's type and written back must be unchanged, so a misspelt
+/// or misplaced field (dropped on reading) or a wrong type (refused) is caught.
+pub fn round_trip<T>(doc: &Value) -> Vec<String>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let typed: T = match serde_json::from_value(doc.clone()) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("$: {e}")],
+    };
+    let back = serde_json::to_value(&typed).unwrap_or(Value::Null);
+    let mut out = Vec::new();
+    diff(doc, &back, "$", &mut out);
+    out
+}
+
+fn diff(want: &Value, got: &Value, path: &str, out: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                match b.get(k) {
+                    Some(w) => diff(v, w, &format!("{path}.{k}"), out),
+                    None => out.push(format!("{path}.{k}: unknown field")),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (v, w)) in a.iter().zip(b).enumerate() {
+                diff(v, w, &format!("{path}[{i}]"), out);
+            }
+        }
+        (a, b) if a == b => {}
+        (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => {}
+        (a, b) => out.push(format!("{path}: {a} read back as {b}")),
+    }
 }

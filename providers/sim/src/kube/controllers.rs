@@ -12,7 +12,7 @@ use super::catalog::{crd_types, Catalog, CRD_GROUP, CRD_KIND};
 use super::handlers::{rfc3339, SYSTEM_NAMESPACES};
 use super::status::ApiError;
 use super::store::{self, Key, Stored};
-use super::{cloud_rows, nodes, Ctx};
+use super::{cloud_rows, nodes, operators, Ctx};
 
 /// Run every controller once.
 pub fn run(ctx: &Ctx) -> Result<(), ApiError> {
@@ -22,6 +22,7 @@ pub fn run(ctx: &Ctx) -> Result<(), ApiError> {
     cloud_rows::services(ctx)?;
     cloud_rows::volumes(ctx)?;
     reap(ctx)?;
+    operators::run(ctx)?;
     nodes::run(ctx)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ mod controllers;
 mod faults;
 mod handlers;
 mod nodes;
+mod operators;
 mod patch;
 mod selector;
 mod status;

@@ -10,6 +10,7 @@ use crate::{LatencyProfile, SimCloud, SimKubeApi};
 
 mod cluster;
 mod objects;
+mod operators;
 
 fn row(id: &str, kind: &str, parent: Option<&str>, attrs: Value, outputs: Value) -> Resource {
     let map = |v: Value| {
