@@ -16,6 +16,13 @@ Output: one CSV per cloud (aws, gcp, azure, sim) with one row per instance type 
   (n1-standard-8/16/32/64 for 1/2/4/8 GPUs), in the zones where both are offered.
 - sim: the simulated cloud's catalog, with real GPU types at the median per-GPU price of
   the three clouds, in sim regions (some GPUs only in some regions, like a real cloud).
+- gcp-tpu.csv: how each TPU slice of the GCP rows is made on GKE (one row per slice name):
+  slice,generation,chips,chips_per_host,hosts,machine_type,topology,gke_accelerator
+  from Google's published rules (cloud.google.com/kubernetes-engine/docs/concepts/tpus, "Plan
+  TPUs in GKE"): v4 and v5p names count TensorCores (2 per chip), v5e (v5litepod) and v6e names
+  count chips; single-host slices are one VM with all the chips (v5e/v6e 1, 4 or 8 chips, v4/v5p 4
+  chips), multi-host slices are 4-chip VMs in a 2D (v5e/v6e) or 3D (v4/v5p) topology. Slice
+  sizes GKE offers no topology for (v2, v3, odd v4/v5p sizes) are left out: GKE cannot make them.
 Rows without an on-demand price (a few in the source) are dropped.
 Only the standard library is used; the output is sorted so reruns are byte-identical.
 """
@@ -154,6 +161,61 @@ def sim(all_rows):
     return out
 
 
+# Per TPU generation on GKE: the name's unit (chips or TensorCores per unit), the single-host
+# machine types by chip count, the multi-host machine type, its GKE node label value, and
+# whether topologies are 2D or 3D.
+TPU_GENERATIONS = {
+    "v4": {"cores": 2, "single": {4: "ct4p-hightpu-4t"}, "multi": "ct4p-hightpu-4t",
+           "label": "tpu-v4-podslice", "dims": 3},
+    "v5p": {"cores": 2, "single": {4: "ct5p-hightpu-4t"}, "multi": "ct5p-hightpu-4t",
+            "label": "tpu-v5p-slice", "dims": 3},
+    "v5litepod": {"cores": 1, "single": {1: "ct5lp-hightpu-1t", 4: "ct5lp-hightpu-4t", 8: "ct5lp-hightpu-8t"},
+                  "multi": "ct5lp-hightpu-4t", "label": "tpu-v5-lite-podslice", "dims": 2},
+    "v6e": {"cores": 1, "single": {1: "ct6e-standard-1t", 4: "ct6e-standard-4t", 8: "ct6e-standard-8t"},
+            "multi": "ct6e-standard-4t", "label": "tpu-v6e-slice", "dims": 2},
+}
+# The topologies GKE documents, by chip count (2D for v5e and v6e, 3D for v4 and v5p).
+TOPOLOGIES = {
+    2: {1: "1x1", 4: "2x2", 8: "2x4", 16: "4x4", 32: "4x8", 64: "8x8", 128: "8x16", 256: "16x16"},
+    3: {4: "2x2x1", 8: "2x2x2", 16: "2x2x4", 32: "2x4x4", 64: "4x4x4", 128: "4x4x8", 256: "4x8x8",
+        512: "8x8x8", 1024: "8x8x16", 2048: "8x16x16", 4096: "16x16x16"},
+}
+
+
+def tpu_slices(gcp_rows):
+    out = []
+    names = sorted({r["accelerator"] for r in gcp_rows if r["accelerator"].startswith("tpu-")})
+    for name in names:
+        gen, _, size = name[len("tpu-"):].rpartition("-")
+        g = TPU_GENERATIONS.get(gen)
+        if g is None or not size.isdigit() or int(size) % g["cores"]:
+            continue
+        chips = int(size) // g["cores"]
+        topology = TOPOLOGIES[g["dims"]].get(chips)
+        if topology is None:
+            continue
+        if chips in g["single"]:
+            machine, per_host = g["single"][chips], chips
+        elif chips % 4 == 0 and chips > 4:
+            machine, per_host = g["multi"], 4
+        else:
+            continue
+        out.append({"slice": name, "generation": gen, "chips": str(chips), "chips_per_host": str(per_host),
+                    "hosts": str(chips // per_host), "machine_type": machine, "topology": topology,
+                    "gke_accelerator": g["label"]})
+    return out
+
+
+TPU_FIELDS = ["slice", "generation", "chips", "chips_per_host", "hosts", "machine_type", "topology", "gke_accelerator"]
+
+
+def write_tpus(rows, path):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=TPU_FIELDS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def write(rows, path):
     rows.sort(key=lambda r: (r["accelerator"], float(r["count"] or 0), r["region"], r["instance_type"]))
     with open(path, "w", newline="") as f:
@@ -170,6 +232,9 @@ def main(src, dst):
     for name, rows in (("aws", aws), ("gcp", gcp_rows), ("azure", azure), ("sim", sim(aws + gcp_rows + azure))):
         write(rows, os.path.join(dst, f"{name}.csv"))
         print(f"{name}: {len(rows)} offerings")
+    slices = tpu_slices(gcp_rows)
+    write_tpus(slices, os.path.join(dst, "gcp-tpu.csv"))
+    print(f"gcp-tpu: {len(slices)} TPU slices GKE can make")
 
 
 if __name__ == "__main__":

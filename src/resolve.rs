@@ -6,7 +6,7 @@
 
 use hoist_blueprint::{Blueprint, BlueprintError, NodePool};
 use hoist_catalog::{parse_request, Catalog, Offering, Request};
-use hoist_provider::{AcceleratorInfo, Address, EnvSpec, PoolSpec, ResourceState};
+use hoist_provider::{AcceleratorInfo, Address, EnvSpec, PoolSpec, ResourceState, TpuShape};
 use hoist_state::State;
 use serde_json::Value;
 
@@ -64,6 +64,14 @@ fn accelerator_of(o: &Offering) -> Option<AcceleratorInfo> {
         name: o.accelerator.clone(),
         count: o.count.max(1.0) as u32,
         memory_gib: o.gpu_memory_gib,
+        tpu: hoist_catalog::tpu_slice(&o.instance_type).map(|s| TpuShape {
+            machine_type: s.machine_type.clone(),
+            chips: s.chips,
+            chips_per_host: s.chips_per_host,
+            hosts: s.hosts,
+            topology: s.topology.clone(),
+            node_accelerator: s.gke_accelerator.clone(),
+        }),
     })
 }
 

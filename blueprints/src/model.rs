@@ -21,6 +21,8 @@ pub struct Blueprint {
     pub latency: Option<Latency>,
     /// aws: the named profile for credentials.
     pub profile: Option<String>,
+    /// gcp: the project to make the environment in (else the credentials').
+    pub project: Option<String>,
     pub ttl: Option<chrono::Duration>,
     pub tags: BTreeMap<String, String>,
     pub network: Network,
@@ -260,6 +262,7 @@ pub fn validate(
         region: p.region.clone(),
         latency: p.latency,
         profile: p.profile.clone(),
+        project: p.project.clone(),
         ttl,
         tags: file.tags,
         network,

@@ -7,7 +7,9 @@
 mod data;
 mod names;
 mod resolve;
+mod tpu;
 
 pub use data::{Catalog, CatalogError, Offering, CLOUDS};
 pub use names::{canonical_name, parse_request, Request};
 pub use resolve::{Choice, NoOffering};
+pub use tpu::{tpu_slice, tpu_slices, TpuSlice};

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use serde_json::Value;
 
 use crate::cli::KubeconfigArgs;
 use crate::printer::Printer;
@@ -38,25 +37,17 @@ pub async fn kubeconfig(printer: Arc<Printer>, a: KubeconfigArgs) -> anyhow::Res
         .cloned()
         .flatten()
         .context("the cluster no longer exists; run `hoist drift`")?;
-    let out = |k: &str| {
-        live.outputs
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (name, region) = (cluster.cloud_id.clone(), state.region.clone());
-    let mut env = String::new();
-    if let Some(profile) = &session.env.profile {
-        env = format!("      env:\n        - name: AWS_PROFILE\n          value: {profile}\n");
-    }
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n  - name: {arn}\n    cluster:\n      server: {endpoint}\n      certificate-authority-data: {ca}\ncontexts:\n  - name: {ctx_name}\n    context:\n      cluster: {arn}\n      user: {ctx_name}\ncurrent-context: {ctx_name}\nusers:\n  - name: {ctx_name}\n    user:\n      exec:\n        apiVersion: client.authentication.k8s.io/v1beta1\n        command: aws\n        args: [eks, get-token, --cluster-name, {name}, --region, {region}, --output, json]\n        interactiveMode: Never\n{env}",
-        arn = out("arn"),
-        endpoint = out("endpoint"),
-        ca = out("certificate_authority"),
-        ctx_name = state.environment,
-    );
+    let mut cluster_now = cluster.clone();
+    cluster_now.outputs.extend(live.outputs);
+    let settings = crate::ops::clouds::settings(&session.env);
+    let text = crate::ops::clouds::cloud(&state.provider)
+        .and_then(|c| c.kubeconfig(&state.environment, &cluster_now, &settings))
+        .with_context(|| {
+            format!(
+                "hoist cannot write a kubeconfig for {} clusters",
+                state.provider
+            )
+        })?;
     write(printer.as_ref(), a.out, text)
 }
 

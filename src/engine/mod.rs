@@ -40,6 +40,9 @@ pub struct EnvSettings {
     /// aws: the named profile for credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// gcp: the project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// Lifetime in seconds, counted from the environment's first apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<i64>,
@@ -57,6 +60,7 @@ impl EnvSettings {
             region: bp.region.clone(),
             latency: bp.latency.map(|l| format!("{l:?}").to_ascii_lowercase()),
             profile: bp.profile.clone(),
+            project: bp.project.clone(),
             ttl_seconds: bp.ttl.map(|d| d.num_seconds()),
             tags: bp.tags.clone(),
             budget_hourly_usd: bp.budget_hourly_usd,

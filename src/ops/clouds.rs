@@ -13,6 +13,8 @@ pub fn clouds() -> Vec<&'static dyn Cloud> {
         &hoist_sim::SimModel,
         #[cfg(feature = "aws")]
         &hoist_aws::AwsModel,
+        #[cfg(feature = "gcp")]
+        &hoist_gcp::GcpModel,
     ]
 }
 
@@ -29,6 +31,9 @@ pub fn settings(env: &EnvSettings) -> ProviderSettings {
     }
     if let Some(p) = &env.profile {
         options.insert("profile".to_string(), p.clone());
+    }
+    if let Some(p) = &env.project {
+        options.insert("project".to_string(), p.clone());
     }
     ProviderSettings {
         region: env.region.clone(),

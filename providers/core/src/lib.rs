@@ -31,7 +31,7 @@ pub use spec::{
     gpu_operator_node_labels, AcceleratorInfo, AccessGrant, AccessRole, Addons, ArtifactStore,
     AutoscalerStack, AutoscalerTarget, Capacity, CloudModel, ClusterSpec, EndpointAccess, EnvSpec,
     GpuStack, GpuVariant, MlflowStack, MonitoringStack, NatMode, NetworkSpec, PoolSpec,
-    ServingStack, ServingVariant, SpecProblem, StackSpec, StackTarget,
+    ServingStack, ServingVariant, SpecProblem, StackSpec, StackTarget, TpuShape,
 };
 
 /// Tag keys every provider puts on what it creates. `sweep` and the destroy check rely on them.

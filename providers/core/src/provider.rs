@@ -143,6 +143,19 @@ pub trait Cloud: CloudModel {
         &self,
         settings: &ProviderSettings,
     ) -> Result<Arc<dyn Provider>, ProviderError>;
+
+    /// A kubeconfig for a person to reach `cluster` (as just read, with its endpoint and CA):
+    /// its user runs the cloud's own token command, so no credential is written anywhere.
+    /// `None` for clouds whose clusters hoist cannot describe that way.
+    fn kubeconfig(
+        &self,
+        env: &str,
+        cluster: &ResourceState,
+        settings: &ProviderSettings,
+    ) -> Option<String> {
+        let _ = (env, cluster, settings);
+        None
+    }
 }
 
 /// A provider that can only be made once another resource of the same run exists: the

@@ -150,6 +150,24 @@ pub struct AcceleratorInfo {
     pub name: String,
     pub count: u32,
     pub memory_gib: Option<f64>,
+    /// For a TPU slice, how the cloud makes it; `None` for GPUs.
+    pub tpu: Option<TpuShape>,
+}
+
+/// How a TPU slice is built from VMs (from the catalog): what a GKE node pool needs to ask
+/// for it and to scale it as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TpuShape {
+    /// The VM type of each host, e.g. `ct5lp-hightpu-4t`.
+    pub machine_type: String,
+    pub chips: u32,
+    pub chips_per_host: u32,
+    /// VMs per slice; more than one is a multi-host slice, placed together and scaled as one.
+    pub hosts: u32,
+    /// `2x4`, `4x4x8`.
+    pub topology: String,
+    /// The cloud's own name for the TPU type on nodes (GKE's `tpu-v5-lite-podslice`).
+    pub node_accelerator: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -347,6 +365,9 @@ pub struct StackTarget {
     /// The GPU node image carries the NVIDIA driver and container toolkit (EKS's accelerated
     /// AMIs do), so the GPU operator must not install its own.
     pub gpu_driver_preinstalled: bool,
+    /// The cloud runs NVIDIA's device plugin on GPU nodes itself (GKE does, from its node
+    /// image), so hoist's device-plugin DaemonSet and RuntimeClass would compete with it.
+    pub gpu_plugin_managed: bool,
 }
 
 /// The node labels Node Feature Discovery would set that NVIDIA's GPU operator needs to

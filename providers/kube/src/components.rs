@@ -113,6 +113,17 @@ fn gpu(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
     };
     let mut ctx = gpu_context(spec, target, gpu.version.as_deref());
     match gpu.variant {
+        // Where the cloud runs the device plugin itself, only the exporter is hoist's.
+        GpuVariant::DevicePlugin if target.gpu_plugin_managed => component(
+            templates,
+            "gpu",
+            &ctx,
+            &[
+                "common/namespace.yaml",
+                "gpu/service.yaml",
+                "gpu/dcgm-daemonset.yaml",
+            ],
+        ),
         GpuVariant::DevicePlugin => component(
             templates,
             "gpu",
@@ -122,6 +133,7 @@ fn gpu(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
                 "gpu/runtimeclass.yaml",
                 "gpu/service.yaml",
                 "gpu/daemonset.yaml",
+                "gpu/dcgm-daemonset.yaml",
             ],
         ),
         // The operator makes the RuntimeClass, plugin and exporter itself.

@@ -105,6 +105,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/gpu/daemonset.yaml.hbs"),
     ),
     (
+        "gpu/dcgm-daemonset.yaml",
+        include_str!("templates/gpu/dcgm-daemonset.yaml.hbs"),
+    ),
+    (
         "gpu/service.yaml",
         include_str!("templates/gpu/service.yaml.hbs"),
     ),

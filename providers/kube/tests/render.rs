@@ -28,6 +28,7 @@ fn pool(name: &str, gpu: bool) -> PoolSpec {
             name: "A100".into(),
             count: 8,
             memory_gib: Some(40.0),
+            tpu: None,
         }),
         capacity: Capacity::OnDemand,
         min: 0,
@@ -118,6 +119,7 @@ fn target(self_hosted_autoscaler: bool) -> StackTarget {
         }),
         storage_class: Some("gp3".into()),
         gpu_driver_preinstalled: true,
+        gpu_plugin_managed: false,
     }
 }
 

@@ -115,5 +115,6 @@ pub(super) fn target(spec: &EnvSpec) -> StackTarget {
         storage_class: Some(STORAGE_CLASS.into()),
         // The EKS accelerated AMIs (AL2023 NVIDIA) carry the driver and container toolkit.
         gpu_driver_preinstalled: true,
+        gpu_plugin_managed: false,
     }
 }

@@ -16,6 +16,7 @@ fn pool(name: &str, instance_type: &str, accelerator: Option<(&str, u32)>) -> Po
             name: n.into(),
             count: c,
             memory_gib: None,
+            tpu: None,
         }),
         capacity: Capacity::OnDemand,
         min: 1,
