@@ -155,7 +155,8 @@ fn resolve_one(
         ));
         ps.placement_zones = Some(usable);
     }
-    if request.to_string() != pool.accelerators[0].to_string() {
+    // Compared as parsed: `tpu-v5e-8` is the catalog's `tpu-v5litepod-8`, not an alternative.
+    if request.to_string() != requests[0].to_string() {
         notes.push((
             address,
             format!(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod gcp_fake;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

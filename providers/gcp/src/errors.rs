@@ -7,7 +7,9 @@ use hoist_provider::ProviderError;
 
 /// The status code of a service error, from the body or else the HTTP status.
 fn code(e: &Error) -> Option<Code> {
-    if let Some(s) = e.status() {
+    // Compute Engine's errors carry no `status`, so the SDK reports them as UNKNOWN: the
+    // HTTP status says more.
+    if let Some(s) = e.status().filter(|s| s.code != Code::Unknown) {
         return Some(s.code);
     }
     e.http_status_code().map(|c| match c {

@@ -2,7 +2,7 @@
 //! one-node `default-pool` that is removed once the cluster runs (as terraform-google's
 //! `remove_default_node_pool` does); the environment's pools are their own resources.
 
-use google_cloud_container_v1::model::{Cluster, CreateClusterRequest};
+use google_cloud_container_v1::model::CreateClusterRequest;
 use hoist_provider::{
     Attrs, Lifecycle, Observed, Ownership, ProviderError, ResourceConfig, ResourceState,
     StepContext,
@@ -10,7 +10,7 @@ use hoist_provider::{
 use serde_json::{json, Value};
 
 use super::{cluster_name, parent, SERVICE};
-use crate::compute::{as_json, body, network_url, subnetwork_url};
+use crate::compute::{body, network_url, subnetwork_url};
 use crate::errors::{classify, is_conflict, is_not_found};
 use crate::{claim, dep_id, labels, made, refreshed, text, GcpProvider};
 
@@ -66,7 +66,11 @@ pub(crate) fn observed(c: &Value) -> (Observed, std::collections::BTreeMap<Strin
     outputs.insert("version".into(), json!(s("/currentMasterVersion")));
     // `…/v1/projects/P/locations/L/clusters/C`: the project, for kubeconfig's names.
     let link = s("/selfLink");
-    if let Some(project) = link.split("/projects/").nth(1).and_then(|r| r.split('/').next()) {
+    if let Some(project) = link
+        .split("/projects/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+    {
         outputs.insert("project".into(), json!(project));
     }
     let tags = c
@@ -193,7 +197,7 @@ impl GcpProvider {
             .send()
             .await
         {
-            Ok(c) => Ok(Some(observed(&as_json::<Cluster>(&c)))),
+            Ok(c) => Ok(Some(observed(&super::cluster_json(&c)))),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(classify(SERVICE, &format!("get of GKE cluster {name}"), e)),
         }

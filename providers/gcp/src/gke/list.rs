@@ -10,16 +10,19 @@ use hoist_provider::{
 use serde_json::Value;
 
 use super::{cluster_name, parent, SERVICE};
-use crate::compute::as_json;
 use crate::errors::{classify, is_not_found};
 use crate::{labels, refreshed, GcpProvider};
 
 fn pools_of(list: &ListNodePoolsResponse) -> Vec<Value> {
-    as_json(list)
-        .get("nodePools")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+    Some(
+        list.node_pools
+            .iter()
+            .map(super::pool_json)
+            .collect::<Vec<_>>(),
+    )
+    .as_ref()
+    .cloned()
+    .unwrap_or_default()
 }
 
 impl GcpProvider {
@@ -90,18 +93,22 @@ impl GcpProvider {
             .await
             .map_err(|e| classify(SERVICE, "list of GKE clusters", e))?;
         let region = self.region.as_str();
-        Ok(as_json(&list)
-            .get("clusters")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| {
-                c.get("location")
-                    .and_then(Value::as_str)
-                    .is_some_and(|l| l == region || l.starts_with(&format!("{region}-")))
-            })
-            .collect())
+        Ok(Some(
+            list.clusters
+                .iter()
+                .map(super::cluster_json)
+                .collect::<Vec<_>>(),
+        )
+        .as_ref()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| {
+            c.get("location")
+                .and_then(Value::as_str)
+                .is_some_and(|l| l == region || l.starts_with(&format!("{region}-")))
+        })
+        .collect())
     }
 
     /// Clusters and pools labelled for `env`.

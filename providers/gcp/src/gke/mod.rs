@@ -13,7 +13,10 @@ mod pool;
 use std::time::Duration;
 
 use google_cloud_container_v1::model::operation::Status;
-use google_cloud_container_v1::model::Operation;
+use google_cloud_container_v1::model::{Cluster, NodePool, Operation};
+use serde_json::{json, Value};
+
+use crate::compute::as_json;
 use hoist_provider::ProviderError;
 
 use crate::errors::classify;
@@ -26,6 +29,22 @@ const STOCKOUT: &[&str] = &[
     "ZONE_RESOURCE_POOL_EXHAUSTED",
     "does not have enough resources available",
 ];
+
+/// A node pool in the API's JSON shape, its status by name (the SDK asks GKE for enums as
+/// numbers, and writes them back as numbers).
+pub(crate) fn pool_json(p: &NodePool) -> Value {
+    let mut v = as_json(p);
+    v["status"] = json!(p.status.name().unwrap_or_default());
+    v
+}
+
+/// A cluster in the API's JSON shape, its and its pools' status by name.
+pub(crate) fn cluster_json(c: &Cluster) -> Value {
+    let mut v = as_json(c);
+    v["status"] = json!(c.status.name().unwrap_or_default());
+    v["nodePools"] = Value::Array(c.node_pools.iter().map(pool_json).collect());
+    v
+}
 
 /// `projects/P/locations/L`.
 pub(crate) fn parent(project: &str, location: &str) -> String {

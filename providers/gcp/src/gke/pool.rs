@@ -5,7 +5,7 @@
 //! it in the zones left.
 
 use google_cloud_container_v1::model::{
-    CreateNodePoolRequest, NodePool, NodePoolAutoscaling, UpdateNodePoolRequest,
+    CreateNodePoolRequest, NodePoolAutoscaling, UpdateNodePoolRequest,
 };
 use hoist_provider::{
     Attrs, Lifecycle, Observed, Ownership, ProviderError, ResourceConfig, ResourceState,
@@ -14,7 +14,7 @@ use hoist_provider::{
 use serde_json::{json, Value};
 
 use super::{cluster_name, is_stockout, op_error, zones_named, SERVICE};
-use crate::compute::{as_json, body};
+use crate::compute::body;
 use crate::errors::{classify, is_conflict, is_not_found};
 use crate::{claim, labels, text, GcpProvider};
 
@@ -34,6 +34,13 @@ fn zones(a: &Attrs) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `a` with `zones` as the pool's zones.
+fn with_zones(a: &Attrs, zones: Vec<String>) -> Attrs {
+    let mut a = a.clone();
+    a.insert("zones".into(), json!(zones));
+    a
 }
 
 /// Where a pool's nodes go and how many, in GKE's per-zone terms.
@@ -284,7 +291,9 @@ impl GcpProvider {
         config: &ResourceConfig,
         ctx: &StepContext,
     ) -> Result<Observed, ProviderError> {
-        let a = &config.attrs;
+        // The zones it may use now: the engine narrows them after a stockout.
+        let effective = with_zones(&config.attrs, config.zones());
+        let a = &effective;
         let (loc, cluster) = self.home_of(ctx, a)?;
         let name = cloud_name(text(a, "name"), &ctx.token);
         let what = format!("creation of GKE node pool {name}");
@@ -296,6 +305,7 @@ impl GcpProvider {
         let outputs = Attrs::from_iter([
             ("location".to_string(), json!(loc)),
             ("cluster_name".to_string(), json!(cluster)),
+            ("locations".to_string(), json!(sizing(a).locations)),
         ]);
         match self
             .gke
@@ -379,7 +389,7 @@ impl GcpProvider {
             cluster_name(&self.project, loc, cluster)
         );
         match self.gke.get_node_pool().set_name(full).send().await {
-            Ok(p) => Ok(Some(observed(&as_json::<NodePool>(&p), recorded))),
+            Ok(p) => Ok(Some(observed(&super::pool_json(&p), recorded))),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(classify(
                 SERVICE,
@@ -402,8 +412,20 @@ impl GcpProvider {
             "{}/nodePools/{name}",
             cluster_name(&self.project, &loc, &cluster)
         );
-        let (was, want) = (sizing(&prior.attrs), sizing(&config.attrs));
-        if was.locations != want.locations {
+        let was = sizing(&prior.attrs);
+        let was_locations = prior
+            .outputs
+            .get("locations")
+            .and_then(Value::as_array)
+            .map(|z| {
+                z.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_else(|| was.locations.clone());
+        let want = sizing(&with_zones(&config.attrs, config.zones()));
+        if was_locations != want.locations {
             let what = format!("zones of GKE node pool {name}");
             let request: UpdateNodePoolRequest = body(
                 &what,
@@ -447,7 +469,9 @@ impl GcpProvider {
                 .map_err(|e| classify(SERVICE, &what, e))?;
             self.wait(op, &loc, &what).await?;
         }
-        Ok(crate::made(name, config, prior.outputs.clone()))
+        let mut outputs = prior.outputs.clone();
+        outputs.insert("locations".into(), json!(want.locations));
+        Ok(crate::made(name, config, outputs))
     }
 
     pub(crate) async fn delete_node_pool(
