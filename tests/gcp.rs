@@ -144,3 +144,251 @@ fn apply_builds_a_labelled_gke_environment_plans_empty_and_destroys_to_nothing()
         "nothing labelled for the environment is left"
     );
 }
+
+/// The pool whose name starts `prefix-`, by gcloud, in environment `env`.
+fn live_pool(fake: &GcpFake, t: &common::TestContext, env: &str, prefix: &str) -> Value {
+    pool(&pools(fake, t, env), prefix).clone()
+}
+
+#[test]
+fn sizes_change_in_place_accelerators_replace_new_first_and_resizes_are_drift() {
+    let fake = GcpFake::start();
+    fake.configure(json!({"polls": 1}));
+    let t = fake.context();
+    t.write("hoist.yaml", &gke_blueprint("gke2", 1, ""));
+    t.expect(&["apply", "--auto-approve"], 0);
+    let system = live_pool(&fake, &t, "gke2", "system");
+    assert_eq!(system["initialNodeCount"], 1, "3 nodes over 3 zones");
+
+    // More system nodes: the same pool, resized.
+    t.write(
+        "hoist.yaml",
+        &gke_blueprint("gke2", 1, "").replace("    min: 3\n    max: 3", "    min: 6\n    max: 6"),
+    );
+    let plan = t.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.stdout.contains("~ node_pool.system"),
+        "{}",
+        plan.stdout
+    );
+    fake.reset_requests();
+    t.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(
+        fake.count("container.projects.locations.clusters.nodePools.setSize"),
+        1
+    );
+    assert_eq!(
+        fake.count("container.projects.locations.clusters.nodePools.create"),
+        0
+    );
+    let resized = live_pool(&fake, &t, "gke2", "system");
+    assert_eq!(
+        (resized["name"].clone(), resized["initialNodeCount"].clone()),
+        (system["name"].clone(), json!(2))
+    );
+
+    // Someone resizes it with gcloud: drift names the pool and the field, apply puts it back.
+    let name = resized["name"].as_str().unwrap().to_string();
+    fake.gcloud(
+        &t,
+        &[
+            "container",
+            "clusters",
+            "resize",
+            "gke2",
+            "--node-pool",
+            &name,
+            "--num-nodes",
+            "1",
+            "--region",
+            "us-central1",
+            "--quiet",
+        ],
+    );
+    let drift = t.expect(&["drift", "--exit-code"], 2);
+    assert!(
+        drift.stdout.contains("node_pool.system")
+            && drift.stdout.contains("desired: 6 (applied) → 3 (live)"),
+        "{}",
+        drift.stdout
+    );
+    t.expect(&["apply", "--auto-approve"], 0);
+    t.expect(&["drift", "--exit-code"], 0);
+
+    // Another GPU: a new pool, made before the old one goes.
+    let old = live_pool(&fake, &t, "gke2", "l4")["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.write(
+        "hoist.yaml",
+        &gke_blueprint("gke2", 1, "").replace("accelerator: L4:1", "accelerator: T4:1"),
+    );
+    let plan = t.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.stdout.contains("+/- node_pool.l4"),
+        "create before destroy: {}",
+        plan.stdout
+    );
+    fake.reset_requests();
+    t.expect(&["apply", "--auto-approve"], 0);
+    let calls = fake.calls();
+    let created = calls
+        .iter()
+        .position(|c| c == "container.projects.locations.clusters.nodePools.create")
+        .expect("a new pool");
+    let deleted = calls
+        .iter()
+        .position(|c| c == "container.projects.locations.clusters.nodePools.delete")
+        .expect("the old pool goes");
+    assert!(created < deleted, "new before old: {calls:?}");
+    let new = live_pool(&fake, &t, "gke2", "l4");
+    assert_ne!(new["name"].as_str(), Some(old.as_str()));
+    assert_eq!(
+        new["config"]["accelerators"][0]["acceleratorType"],
+        "nvidia-tesla-t4"
+    );
+    assert!(
+        new["config"]["machineType"]
+            .as_str()
+            .unwrap()
+            .starts_with("n1-"),
+        "T4s attach to N1: {new}"
+    );
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+    t.expect(&["destroy", "--auto-approve"], 0);
+}
+
+#[test]
+fn a_stocked_out_zone_moves_the_pool_and_throttling_is_retried() {
+    let fake = GcpFake::start();
+    fake.configure(json!({
+        "polls": 1,
+        "stockouts": {"g2-standard-4": ["us-central1-a"]},
+        "faults": [
+            {"call": "container.projects.locations.clusters.nodePools.create", "status": 429, "times": 2},
+            {"call": "compute.subnetworks.insert", "status": 503, "times": 1},
+        ],
+    }));
+    let t = fake.context();
+    t.write("hoist.yaml", &gke_blueprint("gke3", 1, ""));
+    let r = t.expect(&["apply", "--auto-approve"], 0);
+    assert!(
+        r.stdout.contains(
+            "us-central1-a out of L4:1 capacity; retrying in us-central1-b, us-central1-c"
+        ),
+        "{}",
+        r.stdout
+    );
+    let l4 = live_pool(&fake, &t, "gke3", "l4");
+    assert_eq!(
+        l4["locations"],
+        json!(["us-central1-b", "us-central1-c"]),
+        "{l4}"
+    );
+    assert_eq!(l4["status"], "RUNNING");
+    let pools = pools(&fake, &t, "gke3");
+    assert_eq!(
+        pools.len(),
+        3,
+        "the stocked-out attempt left no pool behind: {pools:#?}"
+    );
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+    t.expect(&["destroy", "--auto-approve"], 0);
+}
+
+#[test]
+fn a_low_tpu_quota_fails_the_plan_before_any_create() {
+    let fake = GcpFake::start();
+    fake.configure(
+        json!({"quotas": {"us-central1": {"TPU_LITE_PODSLICE_V5": {"limit": 4, "usage": 0}}}}),
+    );
+    let t = fake.context();
+    t.write("hoist.yaml", &gke_blueprint("gke4", 1, ""));
+    let r = t.expect(&["apply", "--auto-approve"], 1);
+    assert!(
+        r.stderr.contains("TPU_LITE_PODSLICE_V5") && r.stderr.contains("needs 8"),
+        "{}",
+        r.stderr
+    );
+    let calls = fake.calls();
+    assert!(
+        calls
+            .iter()
+            .all(|c| !c.ends_with(".create") && !c.ends_with(".insert")),
+        "nothing created: {calls:?}"
+    );
+}
+
+#[test]
+fn killed_during_apply_then_apply_again_makes_no_duplicates() {
+    let fake = GcpFake::start();
+    fake.configure(json!({"polls": 1}));
+    let t = fake.context();
+    t.write("hoist.yaml", &gke_blueprint("gke5", 1, ""));
+    for point in [
+        "after-create:gcp_network.main",
+        "after-intent:gke_cluster.gke5",
+        "after-create:node_pool.l4",
+    ] {
+        let r = t
+            .command(&["apply", "--auto-approve"])
+            .env("HOIST_FAILPOINT", point)
+            .output()
+            .unwrap();
+        assert_eq!(r.status.code(), None, "{point}: killed");
+        t.expect(&["apply", "--auto-approve"], 0);
+        let clusters = fake.gcloud(
+            &t,
+            &["container", "clusters", "list", "--region", "us-central1"],
+        );
+        assert_eq!(clusters.as_array().unwrap().len(), 1, "{point}: {clusters}");
+        assert_eq!(pools(&fake, &t, "gke5").len(), 3, "{point}");
+        assert_eq!(
+            fake.gcloud(&t, &["compute", "networks", "list"])
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "{point}"
+        );
+        t.expect(&["plan", "--detailed-exitcode"], 0);
+        t.expect(&["destroy", "--auto-approve"], 0);
+    }
+    // A real kill -9 while GKE is still making the pools.
+    fake.configure(json!({"polls": 6}));
+    let mut run = t.spawn(&["apply", "--auto-approve"], &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while fake.count("container.projects.locations.clusters.nodePools.create") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no node pool create was sent"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    fake.configure(json!({"polls": 1}));
+    t.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(pools(&fake, &t, "gke5").len(), 3, "adopted, not made again");
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+    t.expect(&["destroy", "--auto-approve"], 0);
+    assert_eq!(fake.labelled("gke5"), Vec::<Value>::new());
+}
+
+#[test]
+fn kubeconfig_runs_gke_gcloud_auth_plugin_and_stores_no_token() {
+    let fake = GcpFake::start();
+    fake.configure(json!({"polls": 0}));
+    let t = fake.context();
+    t.write("hoist.yaml", &gke_blueprint("gke6", 0, ""));
+    t.expect(&["apply", "--auto-approve"], 0);
+    let k = t.expect(&["kubeconfig"], 0).stdout;
+    assert!(
+        k.contains("command: gke-gcloud-auth-plugin") && k.contains("provideClusterInfo: true"),
+        "{k}"
+    );
+    assert!(k.contains("name: gke_hoist-test_us-central1_gke6"), "{k}");
+    assert!(!k.contains("token"), "no credential in the file: {k}");
+    t.expect(&["destroy", "--auto-approve"], 0);
+}

@@ -440,7 +440,9 @@ impl GcpProvider {
                 .map_err(|e| classify(SERVICE, &what, e))?;
             self.wait(op, &loc, &what).await?;
         }
-        if was.autoscaling != want.autoscaling {
+        // The recorded values may be what was applied, not what is live (a drift being put
+        // back): autoscaling and size are set whenever they apply, which is idempotent.
+        if was.autoscaling.is_some() || want.autoscaling.is_some() {
             let what = format!("autoscaling of GKE node pool {name}");
             let autoscaling: NodePoolAutoscaling =
                 body(&what, autoscaling_body(&config.attrs, &want))?;
@@ -454,10 +456,7 @@ impl GcpProvider {
                 .map_err(|e| classify(SERVICE, &what, e))?;
             self.wait(op, &loc, &what).await?;
         }
-        if want.autoscaling.is_none()
-            && (was.per_zone != want.per_zone
-                || prior.attrs.get("desired") != config.attrs.get("desired"))
-        {
+        if want.autoscaling.is_none() {
             let what = format!("resize of GKE node pool {name}");
             let op = self
                 .gke
