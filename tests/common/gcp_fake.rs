@@ -199,6 +199,7 @@ fn service_account_key(t: &TestContext) -> String {
         .output()
         .expect("openssl makes a test key");
     assert!(out.status.success());
+    t.write("sa-key.pem", &String::from_utf8_lossy(&out.stdout));
     let key = serde_json::json!({
         "type": "service_account",
         "project_id": PROJECT,
@@ -210,6 +211,22 @@ fn service_account_key(t: &TestContext) -> String {
         "universe_domain": "googleapis.com",
     });
     t.write("sa.json", &key.to_string()).display().to_string()
+}
+
+/// The public half of the context's service account key (PKCS#1 DER), to check its tokens.
+pub fn public_key_der(t: &TestContext) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(["rsa", "-in"])
+        .arg(t.path("sa-key.pem"))
+        .args(["-RSAPublicKey_out", "-outform", "DER"])
+        .output()
+        .expect("openssl reads the test key");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 impl Drop for GcpFake {

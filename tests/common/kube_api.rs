@@ -104,8 +104,12 @@ struct Shared {
     cluster: String,
     access_key: String,
     secret: String,
-    /// The AWS emulator's endpoint, asked at each DELETE what it has seen.
-    witness: Mutex<Option<String>>,
+    /// The cloud emulator asked at each DELETE whether it has seen the cluster's deletion:
+    /// its endpoint, the path that lists its calls, and the call.
+    witness: Mutex<Option<(String, String, String)>>,
+    /// For a GKE cluster: the service account whose self-signed JWTs are accepted, and its
+    /// RSA public key (DER); `None` for EKS's presigned STS tokens.
+    google: Option<(String, Vec<u8>)>,
 }
 
 pub struct KubeApi {
@@ -120,6 +124,16 @@ impl KubeApi {
     /// A server for EKS cluster `cluster` in `region`, trusting tokens signed with the
     /// emulator's test credentials.
     pub fn start(region: &str, cluster: &str) -> KubeApi {
+        Self::serve(region, cluster, None)
+    }
+
+    /// A server for a GKE cluster, trusting Google access tokens that `issuer` signed with
+    /// the key whose public half is `public_der` (self-signed service account JWTs).
+    pub fn start_gke(issuer: &str, public_der: Vec<u8>) -> KubeApi {
+        Self::serve("", "", Some((issuer.to_string(), public_der)))
+    }
+
+    fn serve(region: &str, cluster: &str, google: Option<(String, Vec<u8>)>) -> KubeApi {
         let ca_key = rcgen::KeyPair::generate().expect("CA key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("CA params");
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -163,6 +177,7 @@ impl KubeApi {
             access_key: "testing".into(),
             secret: "testing".into(),
             witness: Mutex::new(None),
+            google,
         });
         let s = shared.clone();
         runtime.spawn(async move {
@@ -191,7 +206,14 @@ impl KubeApi {
     }
 
     pub fn set_witness(&self, emulator_endpoint: &str) {
-        *self.shared.witness.lock().unwrap() = Some(emulator_endpoint.into());
+        self.set_witness_of(emulator_endpoint, "/_hoist/calls", "eks:DeleteCluster");
+    }
+
+    /// Ask `endpoint`'s `calls_path` at each DELETE whether `call` (the cluster's deletion)
+    /// was made already.
+    pub fn set_witness_of(&self, endpoint: &str, calls_path: &str, call: &str) {
+        *self.shared.witness.lock().unwrap() =
+            Some((endpoint.into(), calls_path.into(), call.into()));
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&World) -> T) -> T {
@@ -352,8 +374,8 @@ async fn handle(s: &Shared, req: hyper::Request<hyper::body::Incoming>) -> Answe
         None
     };
     let after_cluster = match witness {
-        Some(endpoint) => {
-            tokio::task::spawn_blocking(move || emulator_saw(&endpoint, "eks:DeleteCluster"))
+        Some((endpoint, path, call)) => {
+            tokio::task::spawn_blocking(move || emulator_saw(&endpoint, &path, &call))
                 .await
                 .unwrap_or(false)
         }
@@ -517,7 +539,7 @@ fn status_for(kind: &str, object: &Value, generation: i64) -> Value {
 }
 
 /// Whether the AWS emulator's layer has recorded `call`.
-fn emulator_saw(endpoint: &str, call: &str) -> bool {
+fn emulator_saw(endpoint: &str, path: &str, call: &str) -> bool {
     use std::io::{Read, Write};
     let Some(addr) = endpoint.strip_prefix("http://") else {
         return false;
@@ -527,7 +549,7 @@ fn emulator_saw(endpoint: &str, call: &str) -> bool {
     };
     let _ = write!(
         s,
-        "GET /_hoist/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     );
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
@@ -553,6 +575,9 @@ fn encode(s: &str) -> String {
 /// Whether `token` is what `aws eks get-token` makes for this server's cluster, signed with
 /// the emulator's credentials: the checks the EKS authenticator makes before asking STS.
 fn check_token(s: &Shared, token: &str) -> Result<(), String> {
+    if let Some((issuer, key)) = &s.google {
+        return check_google_token(issuer, key, token);
+    }
     let body = token
         .strip_prefix("k8s-aws-v1.")
         .ok_or("no k8s-aws-v1. prefix")?;
@@ -637,4 +662,37 @@ fn check_token(s: &Shared, token: &str) -> Result<(), String> {
         return Err("the signature does not match (wrong cluster, region or credentials)".into());
     }
     Ok(())
+}
+
+/// Whether `token` is a service account's self-signed JWT (what Google's auth libraries send
+/// for a key file): RS256, issued by `issuer`, unexpired, signed with `key`.
+fn check_google_token(issuer: &str, key: &[u8], token: &str) -> Result<(), String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let [header, claims, signature] = parts[..] else {
+        return Err("not a JWT (three dot-separated parts)".into());
+    };
+    let b64 = |p: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .map_err(|e| format!("not base64url: {e}"))
+    };
+    let header: Value = serde_json::from_slice(&b64(header)?).map_err(|e| e.to_string())?;
+    let claims: Value = serde_json::from_slice(&b64(claims)?).map_err(|e| e.to_string())?;
+    if header["alg"] != "RS256" {
+        return Err(format!("alg is {}, not RS256", header["alg"]));
+    }
+    if claims["iss"] != issuer || claims["sub"] != issuer {
+        return Err(format!("issued by {}, not {issuer}", claims["iss"]));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if claims["exp"].as_u64().unwrap_or(0) <= now {
+        return Err("expired".into());
+    }
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, key)
+        .verify(signed.as_bytes(), &b64(signature)?)
+        .map_err(|_| "the signature does not verify with the service account's key".to_string())
 }
