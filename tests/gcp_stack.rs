@@ -92,7 +92,7 @@ fn one_apply_makes_gke_and_the_stack_and_destroy_takes_the_stack_down_first() {
         .into_iter()
         .find(|r| r["call"] == "storage.buckets.setIamPolicy")
         .expect("an IAM binding");
-    let member = format!("principal://iam.googleapis.com/projects/");
+    let member = "principal://iam.googleapis.com/projects/";
     let binding = set["body"]["bindings"]
         .as_array()
         .unwrap()
@@ -102,7 +102,7 @@ fn one_apply_makes_gke_and_the_stack_and_destroy_takes_the_stack_down_first() {
         .expect("objectUser bound");
     let who = binding["members"][0].as_str().unwrap();
     assert!(
-        who.starts_with(&member)
+        who.starts_with(member)
             && who.ends_with(&format!(
                 "/workloadIdentityPools/{PROJECT}.svc.id.goog/subject/ns/hoist-mlflow/sa/mlflow"
             )),
