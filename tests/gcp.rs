@@ -136,6 +136,9 @@ fn apply_builds_a_labelled_gke_environment_plans_empty_and_destroys_to_nothing()
             .all(|c| !c.ends_with(".create") && !c.ends_with(".insert") && !c.ends_with(".delete")),
         "a no-op plan only reads: {calls:?}"
     );
+    // Read: one list per network kind, the cluster, one list of its pools. Reconcile by
+    // labels: the three network kinds, clusters (with their pools), buckets.
+    assert_eq!(calls.len(), 10, "{calls:#?}");
 
     t.expect(&["destroy", "--auto-approve"], 0);
     assert_eq!(
@@ -254,6 +257,45 @@ fn sizes_change_in_place_accelerators_replace_new_first_and_resizes_are_drift() 
             .unwrap()
             .starts_with("n1-"),
         "T4s attach to N1: {new}"
+    );
+    t.expect(&["plan", "--detailed-exitcode"], 0);
+
+    // A new Kubernetes minor upgrades the control plane in place.
+    let bp = gke_blueprint("gke2", 1, "")
+        .replace("accelerator: L4:1", "accelerator: T4:1")
+        .replace("\"1.32\"", "\"1.33\"");
+    t.write("hoist.yaml", &bp);
+    let plan = t.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.stdout.contains("~ gke_cluster.gke2"),
+        "{}",
+        plan.stdout
+    );
+    fake.reset_requests();
+    t.expect(&["apply", "--auto-approve"], 0);
+    let update = fake
+        .requests()
+        .into_iter()
+        .find(|r| r["call"] == "container.projects.locations.clusters.update")
+        .expect("an upgrade");
+    assert_eq!(update["body"]["update"]["desiredMasterVersion"], "1.33");
+    let cluster = fake.gcloud(
+        &t,
+        &[
+            "container",
+            "clusters",
+            "describe",
+            "gke2",
+            "--region",
+            "us-central1",
+        ],
+    );
+    assert!(
+        cluster["currentMasterVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("1.33"),
+        "{cluster}"
     );
     t.expect(&["plan", "--detailed-exitcode"], 0);
     t.expect(&["destroy", "--auto-approve"], 0);

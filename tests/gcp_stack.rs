@@ -46,9 +46,13 @@ fn one_apply_makes_gke_and_the_stack_and_destroy_takes_the_stack_down_first() {
     assert_eq!(api.rejected(), 0, "hoist's Google tokens were all accepted");
 
     // GKE runs NVIDIA's device plugin and scales its pools itself: hoist adds neither.
-    assert!(api
+    let dcgm = api
         .object("apps/v1", "DaemonSet", "hoist-gpu", "dcgm-exporter")
-        .is_some());
+        .expect("DCGM exporter");
+    assert!(
+        dcgm.to_string().contains("/home/kubernetes/bin/nvidia"),
+        "the exporter mounts GKE's driver: {dcgm}"
+    );
     assert!(api
         .object("apps/v1", "DaemonSet", "hoist-gpu", "nvidia-device-plugin")
         .is_none());

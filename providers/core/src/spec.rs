@@ -368,6 +368,10 @@ pub struct StackTarget {
     /// The cloud runs NVIDIA's device plugin on GPU nodes itself (GKE does, from its node
     /// image), so hoist's device-plugin DaemonSet and RuntimeClass would compete with it.
     pub gpu_plugin_managed: bool,
+    /// Where the node image keeps the NVIDIA driver's libraries and tools when no NVIDIA
+    /// container runtime injects them (GKE: `/home/kubernetes/bin/nvidia`); GPU tools such
+    /// as the DCGM exporter mount it themselves.
+    pub gpu_driver_host_dir: Option<String>,
 }
 
 /// The node labels Node Feature Discovery would set that NVIDIA's GPU operator needs to

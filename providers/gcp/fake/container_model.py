@@ -31,6 +31,17 @@ VERSIONS = {
     "STABLE": "1.32.9-gke.1108000",
     "EXTENDED": "1.31.13-gke.1023000",
 }
+
+
+def full_version(v):
+    """A version as GKE reports it: `1.32` (a minor, as clients may ask) becomes the newest
+    patch of that minor GKE offers (`1.32.9-gke.1108000`); full versions stay as they are."""
+    if not v or v.count(".") != 1:
+        return v
+    for full in VERSIONS.values():
+        if full.startswith(v + "."):
+            return full
+    return v + ".0-gke.1000"
 DEFAULT_CHANNEL = "REGULAR"
 
 # Top-level Cluster / NodePool keys this model produces (the replay test compares these).
@@ -329,7 +340,7 @@ class ContainerModel(PoolRules):
         iap.setdefault("stackType", "IPV4")
         iap.setdefault("podCidrOverprovisionConfig", {})
         channel = (cl.get("releaseChannel") or {}).get("channel") or DEFAULT_CHANNEL
-        version = cl.get("initialClusterVersion")
+        version = full_version(cl.get("initialClusterVersion"))
         if not version or version in ("latest", "-"):
             version = VERSIONS.get(channel, VERSIONS[DEFAULT_CHANNEL])
         pcc = copy.deepcopy(cl.get("privateClusterConfig") or {})
@@ -536,7 +547,7 @@ class ContainerModel(PoolRules):
                 pool["version"] = a["currentMasterVersion"] if value in ("-", "latest") else value
             elif field == "desiredMasterVersion":
                 a["currentMasterVersion"] = VERSIONS.get(a["releaseChannel"]["channel"], value) \
-                    if value in ("-", "latest") else value
+                    if value in ("-", "latest") else full_version(value)
             elif field == "desiredLocations":
                 a["locations"] = list(value)
                 for pl in c["pools"].values():

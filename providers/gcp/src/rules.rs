@@ -49,6 +49,12 @@ fn kind_rules(kind: &str) -> KindRules {
                 "services_range",
                 "private_nodes",
                 "master_cidr",
+                // GKE can change these in place; hoist does not yet, so the plan says it
+                // replaces rather than recording a change it did not make.
+                "public_endpoint",
+                "release_channel",
+                "node_locations",
+                "workload_identity",
             ],
             finish_by_update: true,
             ..Default::default()

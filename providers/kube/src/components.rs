@@ -112,6 +112,8 @@ fn gpu(templates: &Templates, spec: &EnvSpec, target: &StackTarget) -> Part {
         return Ok(None);
     };
     let mut ctx = gpu_context(spec, target, gpu.version.as_deref());
+    // An exporter that opens the GPUs' device files itself runs privileged.
+    ctx["privileged"] = Value::Bool(target.gpu_driver_host_dir.is_some());
     match gpu.variant {
         // Where the cloud runs the device plugin itself, only the exporter is hoist's.
         GpuVariant::DevicePlugin if target.gpu_plugin_managed => component(
@@ -454,6 +456,7 @@ fn gpu_context(spec: &EnvSpec, target: &StackTarget, version: Option<&str>) -> V
         "device_plugin_image": pins::image(pins::DEVICE_PLUGIN, version),
         "dcgm_image": pins::image(pins::DCGM_EXPORTER, None),
         "accelerator_label": target.accelerator_label,
+        "driver_host_dir": target.gpu_driver_host_dir,
         "tolerations": tolerations,
         "privileged": false,
         // The operator's parts, as its ClusterPolicy names images.

@@ -120,6 +120,7 @@ fn target(self_hosted_autoscaler: bool) -> StackTarget {
         storage_class: Some("gp3".into()),
         gpu_driver_preinstalled: true,
         gpu_plugin_managed: false,
+        gpu_driver_host_dir: None,
     }
 }
 
@@ -227,6 +228,34 @@ fn every_component_and_variant_validates_against_the_strict_schemas() {
             "{what}: {kinds:?}"
         );
     }
+}
+
+#[test]
+fn where_the_cloud_runs_the_device_plugin_only_the_exporter_is_hoists() {
+    let gke = StackTarget {
+        gpu_plugin_managed: true,
+        gpu_driver_host_dir: Some("/home/kubernetes/bin/nvidia".into()),
+        ..target(false)
+    };
+    let docs = documents(&spec("train", 1), &gke);
+    assert_valid(&docs);
+    let kinds = validate::kinds(&docs);
+    assert_eq!(kinds["DaemonSet"], 1, "{kinds:?}");
+    assert!(!kinds.contains_key("RuntimeClass"), "{kinds:?}");
+    let dcgm = docs
+        .iter()
+        .find(|d| d["kind"] == "DaemonSet" && d["metadata"]["name"] == "dcgm-exporter")
+        .expect("the exporter");
+    let pod = &dcgm["spec"]["template"]["spec"];
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["hostPath"]["path"] == "/home/kubernetes/bin/nvidia"),
+        "the node image's driver is mounted: {pod}"
+    );
+    assert_eq!(pod["containers"][0]["securityContext"]["privileged"], true);
 }
 
 fn with_variants(mut spec: EnvSpec, gpu: GpuVariant, serving: ServingVariant) -> EnvSpec {

@@ -98,5 +98,6 @@ pub(crate) fn stack_target(spec: &EnvSpec) -> StackTarget {
         storage_class: None,
         gpu_driver_preinstalled: true,
         gpu_plugin_managed: false,
+        gpu_driver_host_dir: None,
     }
 }

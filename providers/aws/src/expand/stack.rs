@@ -116,5 +116,6 @@ pub(super) fn target(spec: &EnvSpec) -> StackTarget {
         // The EKS accelerated AMIs (AL2023 NVIDIA) carry the driver and container toolkit.
         gpu_driver_preinstalled: true,
         gpu_plugin_managed: false,
+        gpu_driver_host_dir: None,
     }
 }

@@ -74,6 +74,20 @@ fn check(spec: &EnvSpec) -> Vec<SpecProblem> {
             Some("use a name of at most 30 characters".into()),
         ));
     }
+    if spec
+        .stack
+        .gpu
+        .as_ref()
+        .is_some_and(|g| g.variant == hoist_provider::GpuVariant::GpuOperator)
+    {
+        // GKE's driver installer and device plugin own GPU nodes on COS; NVIDIA's operator
+        // needs Ubuntu nodes with GKE's driver installation disabled.
+        problems.push(SpecProblem::new(
+            "stack.gpu.variant",
+            "the GPU operator is not supported on GKE: GKE installs the NVIDIA driver and runs the device plugin on its GPU nodes itself",
+            Some("use `variant: device-plugin` (hoist then adds only the DCGM exporter on GKE)".into()),
+        ));
+    }
     for grant in &spec.cluster.access {
         problems.push(SpecProblem::new(
             format!("{}.principal", grant.path),

@@ -14,6 +14,8 @@ use super::Graph;
 const MLFLOW_SA: (&str, &str) = ("hoist-mlflow", "mlflow");
 /// What MLflow's artifact proxy needs on its bucket: objects read, written, listed, deleted.
 const MLFLOW_ROLE: &str = "roles/storage.objectUser";
+/// Where GKE's driver installer puts the NVIDIA libraries and tools on GPU nodes.
+const GKE_DRIVER_DIR: &str = "/home/kubernetes/bin/nvidia";
 /// GKE's default StorageClass (the Persistent Disk CSI driver, balanced disks).
 const STORAGE_CLASS: &str = "standard-rwo";
 
@@ -57,5 +59,6 @@ pub(super) fn target(spec: &EnvSpec) -> StackTarget {
         storage_class: Some(STORAGE_CLASS.into()),
         gpu_driver_preinstalled: true,
         gpu_plugin_managed: true,
+        gpu_driver_host_dir: Some(GKE_DRIVER_DIR.into()),
     }
 }

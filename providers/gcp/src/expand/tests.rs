@@ -201,3 +201,17 @@ fn gke_refuses_what_it_cannot_make() {
         .iter()
         .any(|p| p.path == "network.cidr"));
 }
+
+#[test]
+fn the_gpu_operator_is_refused_where_gke_owns_the_gpu_nodes() {
+    let mut s = spec(vec![], &["us-central1-a"]);
+    s.stack.gpu = Some(hoist_provider::GpuStack {
+        variant: hoist_provider::GpuVariant::GpuOperator,
+        version: None,
+    });
+    let problems = GcpModel.expand(&s).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.path == "stack.gpu.variant"),
+        "{problems:?}"
+    );
+}

@@ -2,7 +2,7 @@
 //! one-node `default-pool` that is removed once the cluster runs (as terraform-google's
 //! `remove_default_node_pool` does); the environment's pools are their own resources.
 
-use google_cloud_container_v1::model::CreateClusterRequest;
+use google_cloud_container_v1::model::{CreateClusterRequest, UpdateClusterRequest};
 use hoist_provider::{
     Attrs, Lifecycle, Observed, Ownership, ProviderError, ResourceConfig, ResourceState,
     StepContext,
@@ -93,6 +93,21 @@ pub(crate) fn observed(c: &Value) -> (Observed, std::collections::BTreeMap<Strin
         },
         tags,
     )
+}
+
+/// The version to record for a cluster asked to run `asked` (`1.32`) that runs `live`
+/// (`1.32.4-gke.1234`): what was asked while the live version is of it, else the live minor.
+fn version_seen(asked: &str, live: &str) -> String {
+    let minor: String = live.split('.').take(2).collect::<Vec<_>>().join(".");
+    if live.is_empty()
+        || live == asked
+        || live.starts_with(&format!("{asked}."))
+        || minor.is_empty()
+    {
+        asked.to_string()
+    } else {
+        minor
+    }
 }
 
 impl GcpProvider {
@@ -209,28 +224,49 @@ impl GcpProvider {
     ) -> Result<Option<Observed>, ProviderError> {
         let found = self.get_cluster(location(&r.attrs), &r.cloud_id).await?;
         Ok(found.map(|(live, _)| {
+            let live_version = text(&live.outputs, "version").to_string();
             let mut o = refreshed(r, live);
-            // GKE reports the full version (1.32.4-gke.1234); what was asked is its prefix.
             o.attrs.insert(
                 "kubernetes_version".into(),
-                r.attrs
-                    .get("kubernetes_version")
-                    .cloned()
-                    .unwrap_or(Value::Null),
+                json!(version_seen(
+                    text(&r.attrs, "kubernetes_version"),
+                    &live_version
+                )),
             );
             o
         }))
     }
 
-    /// Nothing recorded changes in place; an update finishes an interrupted create.
+    /// A new Kubernetes version upgrades the control plane (node pools follow on auto-upgrade);
+    /// an update also finishes an interrupted create.
     pub(crate) async fn update_cluster(
         &self,
         prior: &ResourceState,
         config: &ResourceConfig,
         _ctx: &StepContext,
     ) -> Result<Observed, ProviderError> {
-        self.finish_cluster(location(&prior.attrs), &prior.cloud_id, config)
-            .await
+        let (loc, name) = (location(&prior.attrs).to_string(), prior.cloud_id.clone());
+        let want = text(&config.attrs, "kubernetes_version");
+        let live = self
+            .get_cluster(&loc, &name)
+            .await?
+            .map(|(o, _)| text(&o.outputs, "version").to_string());
+        if let Some(live) = live.filter(|v| !v.is_empty() && version_seen(want, v) != want) {
+            let what = format!("upgrade of GKE cluster {name} from {live} to {want}");
+            let request: UpdateClusterRequest = body(
+                &what,
+                json!({"name": cluster_name(&self.project, &loc, &name), "update": {"desiredMasterVersion": want}}),
+            )?;
+            let op = self
+                .gke
+                .update_cluster()
+                .with_request(request)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &what, e))?;
+            self.wait(op, &loc, &what).await?;
+        }
+        self.finish_cluster(&loc, &name, config).await
     }
 
     pub(crate) async fn delete_cluster(
@@ -263,5 +299,17 @@ impl GcpProvider {
             claim(owner, format!("GKE cluster {name}"), &tags)?;
         }
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_seen;
+
+    #[test]
+    fn a_cluster_runs_the_asked_version_while_its_patch_is_of_it() {
+        assert_eq!(version_seen("1.32", "1.32.4-gke.1234"), "1.32");
+        assert_eq!(version_seen("1.32", "1.33.1-gke.200"), "1.33");
+        assert_eq!(version_seen("1.32", ""), "1.32");
     }
 }
