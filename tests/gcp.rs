@@ -41,7 +41,10 @@ fn pool<'a>(pools: &'a [Value], prefix: &str) -> &'a Value {
 fn apply_builds_a_labelled_gke_environment_plans_empty_and_destroys_to_nothing() {
     let fake = GcpFake::start();
     let t = fake.context();
-    t.write("hoist.yaml", &gke_blueprint("gke1", 1, ""));
+    // Besides the single-host v5e-8 pool, a multi-host v5e-16 slice: 4 VMs in a 4x4 topology.
+    let slice =
+        "  - name: slice\n    accelerator: tpu-v5e-16\n    min: 0\n    desired: 1\n    max: 1\n";
+    t.write("hoist.yaml", &gke_blueprint("gke1", 1, slice));
     t.expect(&["apply", "--auto-approve"], 0);
 
     let networks = fake.gcloud(&t, &["compute", "networks", "list"]);
@@ -107,6 +110,22 @@ fn apply_builds_a_labelled_gke_environment_plans_empty_and_destroys_to_nothing()
         tpu["locations"],
         json!(["us-central1-a"]),
         "v5e-8 is offered in one zone"
+    );
+    assert!(
+        tpu["placementPolicy"].is_null(),
+        "a single-host slice needs no placement: {tpu}"
+    );
+    let slice = pool(&pools, "slice");
+    assert_eq!(slice["config"]["machineType"], "ct5lp-hightpu-4t");
+    assert_eq!(
+        slice["placementPolicy"],
+        json!({"type": "COMPACT", "tpuTopology": "4x4"})
+    );
+    assert_eq!(slice["initialNodeCount"], 4, "the whole slice: {slice}");
+    assert_eq!(slice["locations"], json!(["us-central1-a"]));
+    assert_eq!(
+        slice["autoscaling"]["totalMaxNodeCount"], 4,
+        "0 or the whole slice: {slice}"
     );
     let kinds: Vec<String> = fake
         .labelled("gke1")
@@ -426,11 +445,36 @@ fn kubeconfig_runs_gke_gcloud_auth_plugin_and_stores_no_token() {
     t.write("hoist.yaml", &gke_blueprint("gke6", 0, ""));
     t.expect(&["apply", "--auto-approve"], 0);
     let k = t.expect(&["kubeconfig"], 0).stdout;
-    assert!(
-        k.contains("command: gke-gcloud-auth-plugin") && k.contains("provideClusterInfo: true"),
-        "{k}"
-    );
-    assert!(k.contains("name: gke_hoist-test_us-central1_gke6"), "{k}");
     assert!(!k.contains("token"), "no credential in the file: {k}");
+    // kubectl reads it as gcloud's own: the plugin, the cluster's CA and endpoint.
+    t.write("kube.yaml", &k);
+    let view = std::process::Command::new(common::kubectl_binary())
+        .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
+        .arg(t.path("kube.yaml"))
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        view.status.success(),
+        "{}",
+        String::from_utf8_lossy(&view.stderr)
+    );
+    let view: Value = serde_json::from_slice(&view.stdout).unwrap();
+    let exec = &view["users"][0]["user"]["exec"];
+    assert_eq!(exec["command"], "gke-gcloud-auth-plugin", "{view}");
+    assert_eq!(exec["provideClusterInfo"], true, "{view}");
+    assert_eq!(
+        view["clusters"][0]["name"],
+        "gke_hoist-test_us-central1_gke6"
+    );
+    assert!(view["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+    assert!(
+        !view["clusters"][0]["cluster"]["certificate-authority-data"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
     t.expect(&["destroy", "--auto-approve"], 0);
 }

@@ -10,11 +10,17 @@ mod common;
 #[path = "common/kube_api.rs"]
 mod kube_api;
 
-use common::gcp_fake::{gke_blueprint, public_key_der, GcpFake, CLIENT_EMAIL, PROJECT};
+use common::gcp_fake::{public_key_der, GcpFake, CLIENT_EMAIL};
 use kube_api::KubeApi;
 use serde_json::{json, Value};
 
-const ENV: &str = "gstk1";
+/// The example blueprint, applied as it is: its environment and project.
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/blueprints/examples/gcp-gke-tpu.yaml"
+);
+const ENV: &str = "gke-tpu";
+const PROJECT: &str = "my-ml-project";
 
 fn args_of(deployment: &Value) -> Vec<String> {
     let c = &deployment["spec"]["template"]["spec"]["containers"][0];
@@ -29,7 +35,7 @@ fn args_of(deployment: &Value) -> Vec<String> {
 }
 
 #[test]
-fn one_apply_makes_gke_and_the_stack_and_destroy_takes_the_stack_down_first() {
+fn the_example_makes_gke_and_the_stack_in_one_apply_and_destroy_takes_the_stack_down_first() {
     let fake = GcpFake::start();
     let t = fake.context();
     let api = KubeApi::start_gke(CLIENT_EMAIL, public_key_der(&t));
@@ -39,8 +45,7 @@ fn one_apply_makes_gke_and_the_stack_and_destroy_takes_the_stack_down_first() {
         "/_fake/requests",
         "container.projects.locations.clusters.delete",
     );
-    let stack = "stack:\n  gpu: { variant: device-plugin }\n  autoscaler: {}\n  monitoring: { retention: 7d, storage_gib: 20 }\n  mlflow: { storage_gib: 5 }\n";
-    t.write("hoist.yaml", &gke_blueprint(ENV, 0, stack));
+    t.write("hoist.yaml", &std::fs::read_to_string(EXAMPLE).unwrap());
     t.expect(&["apply", "--auto-approve"], 0);
     assert_eq!(api.problems(), Vec::<String>::new());
     assert_eq!(api.rejected(), 0, "hoist's Google tokens were all accepted");
@@ -119,6 +124,8 @@ fn one_apply_makes_gke_and_the_stack_and_destroy_takes_the_stack_down_first() {
             "clusters",
             "describe",
             ENV,
+            "--project",
+            PROJECT,
             "--region",
             "us-central1",
         ],

@@ -9,27 +9,12 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use common::TestContext;
+use common::{kubectl_binary, TestContext};
 use serde_json::Value;
 
 const QUICKSTART: &str = include_str!("../blueprints/examples/quickstart.yaml");
 
 /// The kubectl to drive: `HOIST_TEST_KUBECTL`, else the one on PATH, else Google's CLI's.
-fn kubectl_binary() -> String {
-    if let Ok(k) = std::env::var("HOIST_TEST_KUBECTL") {
-        return k;
-    }
-    for candidate in ["kubectl", "/usr/lib/google-cloud-sdk/bin/kubectl"] {
-        let found = Command::new(candidate)
-            .args(["version", "--client"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if found {
-            return candidate.to_string();
-        }
-    }
-    panic!("these tests need kubectl (1.27-1.33): install it or set HOIST_TEST_KUBECTL");
-}
 
 /// `hoist sim serve` for the test's cloud, and a kubeconfig for its environment.
 struct Served {

@@ -211,3 +211,21 @@ impl TestContext {
         Path::new(&self.path(rel)).exists()
     }
 }
+
+/// A real kubectl, to look at what hoist made as a person would: `HOIST_TEST_KUBECTL`, else
+/// the one on `PATH`, else the one Google's cloud CLI package ships.
+pub fn kubectl_binary() -> String {
+    if let Ok(k) = std::env::var("HOIST_TEST_KUBECTL") {
+        return k;
+    }
+    for candidate in ["kubectl", "/usr/lib/google-cloud-sdk/bin/kubectl"] {
+        let found = Command::new(candidate)
+            .args(["version", "--client"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if found {
+            return candidate.to_string();
+        }
+    }
+    panic!("these tests need kubectl (1.27-1.33): install it or set HOIST_TEST_KUBECTL");
+}

@@ -472,16 +472,23 @@ impl hoist_provider::Cloud for AwsModel {
     ) -> Option<String> {
         let out = |k: &str| text(&cluster.outputs, k).to_string();
         let (name, region) = (&cluster.cloud_id, &settings.region);
-        let profile = settings
-            .options
-            .get("profile")
-            .map(|p| format!("      env:\n        - name: AWS_PROFILE\n          value: {p}\n"));
-        Some(format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n  - name: {arn}\n    cluster:\n      server: {endpoint}\n      certificate-authority-data: {ca}\ncontexts:\n  - name: {env}\n    context:\n      cluster: {arn}\n      user: {env}\ncurrent-context: {env}\nusers:\n  - name: {env}\n    user:\n      exec:\n        apiVersion: client.authentication.k8s.io/v1beta1\n        command: aws\n        args: [eks, get-token, --cluster-name, {name}, --region, {region}, --output, json]\n        interactiveMode: Never\n{}",
-            profile.unwrap_or_default(),
-            arn = out("arn"),
-            endpoint = out("endpoint"),
-            ca = out("certificate_authority"),
+        let mut exec = vec![format!(
+            "args: [eks, get-token, --cluster-name, {name}, --region, {region}, --output, json]"
+        )];
+        if let Some(p) = settings.options.get("profile") {
+            exec.extend([
+                "env:".to_string(),
+                "  - name: AWS_PROFILE".to_string(),
+                format!("    value: {p}"),
+            ]);
+        }
+        Some(hoist_provider::exec_kubeconfig(
+            env,
+            &out("arn"),
+            &out("endpoint"),
+            &out("certificate_authority"),
+            "aws",
+            &exec,
         ))
     }
 }

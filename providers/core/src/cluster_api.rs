@@ -71,3 +71,26 @@ impl std::fmt::Debug for ClusterAccess {
         }
     }
 }
+
+/// A kubeconfig whose one user runs `exec` for tokens (`command` then its YAML lines, such as
+/// `args: [...]` or `provideClusterInfo: true`), so no credential is written: what each
+/// cloud's own CLI writes, with the cluster named `cluster` and the context `context`.
+pub fn exec_kubeconfig(
+    context: &str,
+    cluster: &str,
+    server: &str,
+    ca_data: &str,
+    command: &str,
+    exec_lines: &[String],
+) -> String {
+    let mut exec = format!(
+        "      exec:\n        apiVersion: client.authentication.k8s.io/v1beta1\n        command: {command}\n"
+    );
+    for line in exec_lines {
+        exec.push_str(&format!("        {line}\n"));
+    }
+    exec.push_str("        interactiveMode: Never\n");
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n  - name: {cluster}\n    cluster:\n      server: {server}\n      certificate-authority-data: {ca_data}\ncontexts:\n  - name: {context}\n    context:\n      cluster: {cluster}\n      user: {cluster}\ncurrent-context: {context}\nusers:\n  - name: {cluster}\n    user:\n{exec}"
+    )
+}

@@ -19,6 +19,7 @@ mod spec;
 pub use address::{Address, AddressError};
 pub use change::{Action, Change, FieldDiff, ReplaceOrder};
 pub use cidr::{bits_for, Ipv4Cidr};
+pub use cluster_api::exec_kubeconfig;
 pub use cluster_api::{ClusterAccess, KubeService, Token, TokenSource};
 pub use diff::{diff_attrs, is_detail, AttrDiff, KindRules};
 pub use error::ProviderError;

@@ -71,6 +71,19 @@ pub fn from_labels<'a>(
         .collect()
 }
 
+/// hoist's tags from a label map in the API's JSON (`resourceLabels`, a bucket's `labels`).
+pub fn from_json(labels: Option<&serde_json::Value>) -> BTreeMap<String, String> {
+    let pairs: Vec<(String, String)> = labels
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    from_labels(pairs.iter().map(|(k, v)| (k, v)))
+}
+
 /// `2026-12-02t10-00-00z` → `2026-12-02T10:00:00Z`.
 fn expires_at(label: &str) -> String {
     match label.split_once('t') {

@@ -247,10 +247,16 @@ impl hoist_provider::Cloud for GcpModel {
             text(&cluster.attrs, "location"),
             cluster.cloud_id
         );
-        Some(format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n  - name: {name}\n    cluster:\n      server: https://{endpoint}\n      certificate-authority-data: {ca}\ncontexts:\n  - name: {env}\n    context:\n      cluster: {name}\n      user: {name}\ncurrent-context: {env}\nusers:\n  - name: {name}\n    user:\n      exec:\n        apiVersion: client.authentication.k8s.io/v1beta1\n        command: gke-gcloud-auth-plugin\n        installHint: Install gke-gcloud-auth-plugin (`gcloud components install gke-gcloud-auth-plugin`, or the google-cloud-cli-gke-gcloud-auth-plugin package)\n        provideClusterInfo: true\n        interactiveMode: Never\n",
-            endpoint = out("endpoint"),
-            ca = out("certificate_authority"),
+        Some(hoist_provider::exec_kubeconfig(
+            env,
+            &name,
+            &format!("https://{}", out("endpoint")),
+            &out("certificate_authority"),
+            "gke-gcloud-auth-plugin",
+            &[
+                "installHint: Install gke-gcloud-auth-plugin (`gcloud components install gke-gcloud-auth-plugin`, or the google-cloud-cli-gke-gcloud-auth-plugin package)".into(),
+                "provideClusterInfo: true".into(),
+            ],
         ))
     }
 }

@@ -56,16 +56,7 @@ fn http_error(what: &str, status: StatusCode, body: &str) -> ProviderError {
 }
 
 fn tags_of(bucket: &Value) -> BTreeMap<String, String> {
-    let pairs: Vec<(String, String)> = bucket
-        .get("labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    labels::from_labels(pairs.iter().map(|(k, v)| (k, v)))
+    labels::from_json(bucket.get("labels"))
 }
 
 fn outputs(bucket: &Value) -> Attrs {

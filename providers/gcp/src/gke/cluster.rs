@@ -73,17 +73,7 @@ pub(crate) fn observed(c: &Value) -> (Observed, std::collections::BTreeMap<Strin
     {
         outputs.insert("project".into(), json!(project));
     }
-    let tags = c
-        .get("resourceLabels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            let pairs: Vec<(String, String)> = m
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect();
-            labels::from_labels(pairs.iter().map(|(k, v)| (k, v)))
-        })
-        .unwrap_or_default();
+    let tags = labels::from_json(c.get("resourceLabels"));
     (
         Observed {
             cloud_id: s("/name"),

@@ -24,8 +24,9 @@ fn num(a: &Attrs, key: &str) -> u64 {
     a.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-fn zones(a: &Attrs) -> Vec<String> {
-    a.get("zones")
+/// The list of names at `key`, empty when there is none.
+fn names(a: &Attrs, key: &str) -> Vec<String> {
+    a.get(key)
         .and_then(Value::as_array)
         .map(|z| {
             z.iter()
@@ -59,7 +60,7 @@ fn hosts(a: &Attrs) -> u64 {
 
 pub(crate) fn sizing(a: &Attrs) -> Sizing {
     let (min, max, desired, hosts) = (num(a, "min"), num(a, "max"), num(a, "desired"), hosts(a));
-    let zones = zones(a);
+    let zones = names(a, "zones");
     if hosts > 1 {
         // One slice, in the first zone that offers it.
         return Sizing {
@@ -235,17 +236,7 @@ pub(crate) fn observed(
             reason: format!("{status}: {}", s("/statusMessage")),
         },
     };
-    let tags = p
-        .pointer("/config/resourceLabels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            let pairs: Vec<(String, String)> = m
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect();
-            labels::from_labels(pairs.iter().map(|(k, v)| (k, v)))
-        })
-        .unwrap_or_default();
+    let tags = labels::from_json(p.pointer("/config/resourceLabels"));
     (
         Observed {
             cloud_id: s("/name"),
@@ -413,17 +404,10 @@ impl GcpProvider {
             cluster_name(&self.project, &loc, &cluster)
         );
         let was = sizing(&prior.attrs);
-        let was_locations = prior
-            .outputs
-            .get("locations")
-            .and_then(Value::as_array)
-            .map(|z| {
-                z.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_else(|| was.locations.clone());
+        let mut was_locations = names(&prior.outputs, "locations");
+        if was_locations.is_empty() {
+            was_locations = was.locations.clone();
+        }
         let want = sizing(&with_zones(&config.attrs, config.zones()));
         if was_locations != want.locations {
             let what = format!("zones of GKE node pool {name}");
