@@ -14,8 +14,6 @@ use serde_json::Value;
 
 const QUICKSTART: &str = include_str!("../blueprints/examples/quickstart.yaml");
 
-/// The kubectl to drive: `HOIST_TEST_KUBECTL`, else the one on PATH, else Google's CLI's.
-
 /// `hoist sim serve` for the test's cloud, and a kubeconfig for its environment.
 struct Served {
     child: Child,
