@@ -12,12 +12,17 @@ and disappears when its delete operation is DONE.
 Errors raised by compute itself carry no ``status`` field (see errors.py).
 selfLinks use https://www.googleapis.com/compute/v1/, as real compute does;
 nothing in the fake needs them to be fetched.
+
+Operations are in compute_operations.py (a mixin of ComputeModel), list
+filters in compute_filters.py.
 """
 
 import copy
 import ipaddress
 import re
 
+from compute_filters import apply_filter
+from compute_operations import ComputeOperations
 from errors import ApiError, already_exists, not_found
 from state import REGION_RE
 
@@ -54,12 +59,7 @@ def invalid_field(field, value, why):
                     status="INVALID_ARGUMENT")
 
 
-class ComputeOp:
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
-
-
-class ComputeModel:
+class ComputeModel(ComputeOperations):
     def __init__(self, state):
         self.state = state
         self.container = None
@@ -113,46 +113,6 @@ class ComputeModel:
         if not NAME_RE.match(name):
             raise invalid_field(field, name, NAME_RULE)
         return name
-
-    def start_op(self, project, region, op_type, target_link, target_id, on_done):
-        st = self.state
-        name = "operation-%d-%s-%s-%s" % (st.ms(), st.hex(13), st.hex(8), st.hex(8))
-        scope = "regions/%s" % region if region else "global"
-        op = ComputeOp(name=name, project=project, region=region, scope=scope, type=op_type,
-                       target_link=target_link, target_id=target_id, id=st.uint64_id(),
-                       insert=st.compute_time(), end=None, status="RUNNING", polls_left=st.polls,
-                       on_done=on_done)
-        self.ops[(project, scope, name)] = op
-        return op
-
-    def finish(self, op):
-        if op.status == "DONE":
-            return
-        op.status = "DONE"
-        op.end = self.state.compute_time()
-        if op.on_done:
-            op.on_done(op)
-
-    def render_op(self, op):
-        out = {
-            "kind": "compute#operation",
-            "id": op.id,
-            "name": op.name,
-            "operationType": op.type,
-            "targetLink": op.target_link,
-            "targetId": op.target_id,
-            "status": op.status,
-            "user": "fake-user@%s.iam.gserviceaccount.com" % op.project,
-            "progress": 100 if op.status == "DONE" else 0,
-            "insertTime": op.insert,
-            "startTime": op.insert,
-            "selfLink": self.link(op.project, op.scope, "operations", op.name),
-        }
-        if op.region:
-            out["region"] = self.link(op.project, "regions", op.region)
-        if op.end:
-            out["endTime"] = op.end
-        return out
 
     def get_op(self, project, scope, name):
         op = self.ops.get((project, scope, name))
@@ -562,35 +522,6 @@ class ComputeModel:
         items = [self.region_resource(project, r) for r in self.state.regions()]
         return self.list_reply("compute#regionList", project, "regions", items, query)
 
-    # ------------------------------------------------------------------ operations
-    def globalOperations_get(self, pp, query, body):
-        op = self.get_op(pp["project"], "global", pp["operation"])
-        self.advance(op)
-        return 200, self.render_op(op)
-
-    def globalOperations_wait(self, pp, query, body):
-        op = self.get_op(pp["project"], "global", pp["operation"])
-        self.finish(op)
-        return 200, self.render_op(op)
-
-    def regionOperations_get(self, pp, query, body):
-        op = self.get_op(pp["project"], "regions/" + pp["region"], pp["operation"])
-        self.advance(op)
-        return 200, self.render_op(op)
-
-    def regionOperations_wait(self, pp, query, body):
-        op = self.get_op(pp["project"], "regions/" + pp["region"], pp["operation"])
-        self.finish(op)
-        return 200, self.render_op(op)
-
-    def advance(self, op):
-        if op.status != "RUNNING":
-            return
-        if op.polls_left > 0:
-            op.polls_left -= 1
-        else:
-            self.finish(op)
-
     # ------------------------------------------------------------------ control API
     def resources(self):
         for (p, n), net in self.networks.items():
@@ -599,74 +530,3 @@ class ComputeModel:
             yield "subnetwork", n, "projects/%s/regions/%s/subnetworks/%s" % (p, r, n), s.get("description", "")
         for (p, r, n), rt in self.routers.items():
             yield "router", n, "projects/%s/regions/%s/routers/%s" % (p, r, n), rt.get("description", "")
-
-
-# ---------------------------------------------------------------------- list filters
-
-def field_value(res, path):
-    cur = res
-    for part in path.split("."):
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        else:
-            return None
-    if isinstance(cur, bool):
-        return "true" if cur else "false"
-    return cur if isinstance(cur, (str, int, float)) else None
-
-
-def unquote(v):
-    v = v.strip()
-    if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
-        return v[1:-1]
-    return v
-
-
-TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=|!=|:|\beq\b|\bne\b)\s*(.+?)\s*$")
-
-
-def parse_filter(expr):
-    """Compute list filters: 'name eq regex', 'name ne regex', AIP-160 'a = "x"', 'a != x', 'a:x',
-    several terms in parentheses or joined by AND (all must hold) or OR (any)."""
-    expr = expr.strip()
-    groups = re.findall(r"\(([^()]*)\)", expr)
-    rest = re.sub(r"\(([^()]*)\)", " ", expr)
-    if groups and rest.replace("AND", "").strip():
-        raise ValueError(expr)
-    parts = groups if groups else [expr]
-    terms = []
-    joiner = "AND"
-    for part in parts:
-        if re.search(r"\s+OR\s+", part):
-            joiner = "OR"
-        for t in re.split(r"\s+(?:AND|OR)\s+", part):
-            m = TERM.match(t)
-            if not m:
-                raise ValueError(t)
-            terms.append((m.group(1), m.group(2), unquote(m.group(3))))
-    return joiner, terms
-
-
-def apply_filter(items, expr):
-    if not expr:
-        return list(items)
-    try:
-        joiner, terms = parse_filter(expr)
-    except ValueError:
-        raise ApiError(400, "Invalid value for field 'filter': '%s'. Invalid list filter expression." % expr,
-                       reason="invalid", status="INVALID_ARGUMENT")
-
-    def test(res, term):
-        field, op, value = term
-        v = field_value(res, field)
-        if op in ("eq", "ne"):
-            hit = v is not None and re.fullmatch(value, str(v)) is not None
-            return hit if op == "eq" else not hit
-        if op == ":":
-            return v is not None if value == "*" else (v is not None and value in str(v))
-        pattern = "^" + ".*".join(re.escape(x) for x in value.split("*")) + "$"
-        hit = v is not None and re.match(pattern, str(v)) is not None
-        return hit if op == "=" else not hit
-
-    combine = all if joiner == "AND" else any
-    return [r for r in items if combine(test(r, t) for t in terms)]

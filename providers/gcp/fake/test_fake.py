@@ -10,129 +10,27 @@ and compare the shapes of the answers, and drive the real gcloud CLI against
 the fake.
 
 One fake server is started for the whole run and reset before each test.
+
+This file runs every test: the replay tests are in test_fake_replay.py, the
+gcloud test in test_fake_gcloud.py, and the fake as a subprocess with the
+base test class in test_harness.py; their test classes are imported here so
+that ``python3 providers/gcp/fake/test_fake.py`` stays the one command.
 """
 
-import json
 import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
-import urllib.error
 import urllib.parse
-import urllib.request
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import container_model  # noqa: E402
 import discovery  # noqa: E402
-
-SDK_ALT = {"$alt": "json;enum-encoding=int"}
-AUTH = {"Authorization": "Bearer fake-token"}
-
-
-class Fake:
-    """The fake as a subprocess, the way hoist's tests start it."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_gcp.py"), "--project", "p-default"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        self.port = int(line.strip())
-        self.base = "http://127.0.0.1:%d" % self.port
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(5)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-    def call(self, method, path, body=None, query=None, headers=None, raw=None):
-        url = self.base + path
-        if query:
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(query)
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        h = dict(AUTH)
-        if body is not None:
-            h["Content-Type"] = "application/json"
-        h.update(headers or {})
-        req = urllib.request.Request(url, data=data, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                status, text, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
-        except urllib.error.HTTPError as e:
-            status, text, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
-        if "json" in ctype and text:
-            return status, json.loads(text)
-        return status, text
-
-    def control(self, method, path, body=None):
-        return self.call(method, "/_fake/" + path, body)[1]
-
-
-FAKE = None
-
-
-def setUpModule():
-    global FAKE
-    FAKE = Fake()
-
-
-def tearDownModule():
-    FAKE.stop()
-
-
-class FakeTest(unittest.TestCase):
-    expect_problems = False
-
-    def setUp(self):
-        self.f = FAKE
-        self.f.control("POST", "reset")
-        self.project = "p-" + uuid.uuid4().hex[:8]
-
-    def tearDown(self):
-        if not self.expect_problems:
-            self.assertEqual(self.f.control("GET", "problems"), [], "the fake recorded problems")
-
-    # -- helpers -----------------------------------------------------------
-    def gke(self, method, rest, body=None, loc="us-central1", query=None):
-        q = dict(SDK_ALT)
-        q.update(query or {})
-        return self.f.call(method, "/v1/projects/%s/locations/%s%s" % (self.project, loc, rest), body, q)
-
-    def wait_gke(self, op, loc="us-central1"):
-        for _ in range(20):
-            s, op = self.gke("GET", "/operations/" + op["name"], loc=loc, query={"$alt": "json"})
-            self.assertEqual(s, 200, op)
-            if op["status"] == "DONE":
-                return op
-        self.fail("operation never finished")
-
-    def compute(self, method, rest, body=None, query=None):
-        q = {"$alt": "json", "$apiVersion": "2026-09-01"}
-        q.update(query or {})
-        return self.f.call(method, "/compute/v1/projects/%s%s" % (self.project, rest), body, q)
-
-    def wait_compute(self, op):
-        scope = "global" if "region" not in op else "regions/" + op["region"].rsplit("/", 1)[1]
-        s, done = self.compute("POST", "/%s/operations/%s/wait" % (scope, op["name"]))
-        self.assertEqual((s, done["status"]), (200, "DONE"), done)
-        return done
-
-    def make_cluster(self, name="c1", loc="us-central1", pools=None, **extra):
-        cl = {"name": name, "nodePools": pools or [{"name": "default-pool", "initialNodeCount": 1}]}
-        cl.update(extra)
-        s, op = self.gke("POST", "/clusters", {"cluster": cl}, loc=loc)
-        self.assertEqual(s, 200, op)
-        return self.wait_gke(op, loc)
-
-    def problems(self):
-        return self.f.control("GET", "problems")
+from test_harness import FakeTest, stop_shared_fake  # noqa: E402
+# Imported so that unittest.main() below finds and runs them too.
+from test_fake_gcloud import GcloudTests  # noqa: E402,F401
+from test_fake_replay import ReplayTests  # noqa: E402,F401
 
 
 class ContainerTests(FakeTest):
@@ -629,195 +527,10 @@ class ValidationUnitTests(unittest.TestCase):
             self.assertIn(m, enum)
 
 
-# ---------------------------------------------------------------------- replay of recorded exchanges
-
-LOG_DIR = os.path.join(HERE, "http-logs")
-REAL_HOSTS = re.compile(r"^https://(container|compute|storage)\.googleapis\.com")
-
-COMPUTE_OP_KEYS = {"id", "insertTime", "kind", "name", "operationType", "progress", "selfLink", "startTime",
-                   "status", "targetId", "targetLink", "user", "endTime", "region"}
-# Keys of each answer the fake models; the recorded answer may have more (set by real Google).
-MODELLED = {
-    "container.projects.locations.clusters.create": container_model.OPERATION_KEYS,
-    "container.projects.locations.clusters.update": container_model.OPERATION_KEYS,
-    "container.projects.locations.clusters.delete": container_model.OPERATION_KEYS,
-    "container.projects.locations.clusters.nodePools.create": container_model.OPERATION_KEYS,
-    "container.projects.locations.clusters.nodePools.delete": container_model.OPERATION_KEYS,
-    "container.projects.locations.operations.get": container_model.OPERATION_KEYS,
-    "container.projects.locations.clusters.get": container_model.CLUSTER_KEYS,
-    "container.projects.locations.clusters.nodePools.get": container_model.POOL_KEYS,
-    "container.projects.locations.clusters.nodePools.list": {"nodePools"},
-    "compute.networks.insert": COMPUTE_OP_KEYS,
-    "compute.networks.delete": COMPUTE_OP_KEYS,
-    "compute.subnetworks.insert": COMPUTE_OP_KEYS,
-    "compute.subnetworks.delete": COMPUTE_OP_KEYS,
-    "compute.globalOperations.wait": COMPUTE_OP_KEYS,
-    "compute.regionOperations.wait": COMPUTE_OP_KEYS,
-    "compute.networks.get": {"autoCreateSubnetworks", "creationTimestamp", "id", "kind", "name",
-                             "networkFirewallPolicyEnforcementOrder", "routingConfig", "selfLink", "selfLinkWithId"},
-    "compute.subnetworks.get": {"creationTimestamp", "fingerprint", "gatewayAddress", "id", "ipCidrRange", "kind",
-                                "name", "network", "privateIpGoogleAccess", "privateIpv6GoogleAccess", "purpose",
-                                "region", "selfLink", "stackType", "state"},
-    "storage.buckets.insert": None,     # None: every key of the recorded answer
-    "storage.buckets.get": None,
-    "storage.buckets.list": None,
-}
-ITEM_KEYS = {"container.projects.locations.clusters.nodePools.list": ("nodePools", container_model.POOL_KEYS),
-             "storage.buckets.list": ("items", None)}
-
-
-def parse_log(path):
-    """The exchanges of a normalised KCC log: request line, headers, body; status, headers, body."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    for part in text.split("\n---\n\n"):
-        lines = part.rstrip("\n").split("\n")
-        method, url = lines[0].split(" ", 1)
-        i = 1
-        while lines[i]:
-            i += 1
-        j = i + 1
-        while not re.match(r"^\d{3} ", lines[j]):
-            j += 1
-        req_body = "\n".join(lines[i + 1:j]).strip()
-        status = int(lines[j].split()[0])
-        k = j + 1
-        while k < len(lines) and lines[k]:
-            k += 1
-        resp_body = "\n".join(lines[k + 1:]).strip()
-        out.append({"method": method, "url": url, "body": req_body, "status": status,
-                    "response": json.loads(resp_body) if resp_body else None})
-    return out
-
-
-def json_kind(v):
-    return type(v).__name__ if not isinstance(v, bool) else "bool"
-
-
-class ReplayTests(FakeTest):
-    def replay(self, log):
-        self.f.control("POST", "config", {"polls": 0})
-        uid = uuid.uuid4().hex[:6]
-        subs = {"${projectId}": self.project, "${uniqueId}": uid, "${networkID}": "net-" + uid,
-                "${subnetworkID}": "sub-" + uid}
-        last_op = None
-        for n, ex in enumerate(parse_log(os.path.join(LOG_DIR, log))):
-            def sub(text):
-                for k, v in subs.items():
-                    text = text.replace(k, v)
-                return text.replace("${operationID}", last_op or "")
-            url = REAL_HOSTS.sub("", sub(ex["url"]))
-            body = json.loads(sub(ex["body"])) if ex["body"] else None
-            status, got = self.f.call(ex["method"], url, body)
-            where = "%s exchange %d: %s %s" % (log, n, ex["method"], url)
-            self.assertEqual(status, ex["status"], "%s: %s" % (where, got))
-            call = self.f.control("GET", "requests")[-1]["call"]
-            if isinstance(got, dict) and "operationType" in got:
-                last_op = got["name"]
-            if ex["response"] is None:
-                self.assertIn(got, (b"", None), where)
-                continue
-            self.compare(ex["response"], got, MODELLED[call], where)
-            if call in ITEM_KEYS:
-                field, keys = ITEM_KEYS[call]
-                for want, have in zip(ex["response"][field], got[field]):
-                    self.compare(want, have, keys, where + " " + field)
-
-    def compare(self, want, got, modelled, where):
-        wk = set(want) if modelled is None else set(want) & modelled
-        gk = set(got) if modelled is None else set(got) & modelled
-        self.assertEqual(sorted(wk), sorted(gk), "%s: top-level keys differ" % where)
-        for k in wk:
-            self.assertEqual(json_kind(want[k]), json_kind(got[k]), "%s: type of %s" % (where, k))
-
-    def test_replay_gke_clusters_crud(self):
-        self.replay("gke-clusters-crud.http.log")
-
-    def test_replay_gke_nodepool_crud(self):
-        self.replay("gke-nodepool-crud.http.log")
-
-    def test_replay_compute_network_crud(self):
-        self.replay("compute-network-crud.http.log")
-
-    def test_replay_compute_subnetwork_crud(self):
-        self.replay("compute-subnetwork-crud.http.log")
-
-    def test_replay_storage_bucket_crud(self):
-        self.replay("storage-bucket-crud.http.log")
-
-
-# ---------------------------------------------------------------------- the real gcloud CLI
-
-GCLOUD = shutil.which("gcloud")
-
-
-@unittest.skipUnless(GCLOUD, "gcloud CLI not found on PATH: skipping the gcloud end-to-end test")
-class GcloudTests(FakeTest):
-    def gcloud(self, *args):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
-        env.update({
-            "CLOUDSDK_CONFIG": self.cfg,
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER": self.f.base + "/",
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE": self.f.base + "/compute/v1/",
-            "CLOUDSDK_AUTH_ACCESS_TOKEN": "fake",
-            "CLOUDSDK_CORE_PROJECT": self.project,
-            "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
-            "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
-            "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
-            "CLOUDSDK_CORE_DISABLE_PROMPTS": "true",
-            "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "true",
-            # Anything not for the fake goes to a closed local port.
-            "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-        })
-        p = subprocess.run([GCLOUD] + list(args) + ["--format=json"], env=env, capture_output=True,
-                           text=True, timeout=120)
-        self.assertEqual(p.returncode, 0, "gcloud %s failed:\n%s" % (" ".join(args), p.stderr))
-        return json.loads(p.stdout) if p.stdout.strip() else None
-
-    def test_gcloud_commands(self):
-        self.cfg = tempfile.mkdtemp(prefix="gcloud-cfg-")
-        try:
-            # gcloud caches "am I on GCE?" here; seeding it stops its metadata-server DNS lookup.
-            with open(os.path.join(self.cfg, "gce"), "w") as f:
-                f.write("False")
-            self.f.control("POST", "config", {"polls": 0})
-            s, op = self.compute("POST", "/global/networks", {"name": "vpc", "autoCreateSubnetworks": False})
-            self.wait_compute(op)
-            s, op = self.compute("POST", "/regions/us-central1/subnetworks",
-                                 {"name": "nodes", "network": "global/networks/vpc", "ipCidrRange": "10.1.0.0/20"})
-            self.wait_compute(op)
-            s, op = self.compute("POST", "/regions/us-central1/routers",
-                                 {"name": "rt", "network": "global/networks/vpc",
-                                  "nats": [{"name": "nat", "natIpAllocateOption": "AUTO_ONLY",
-                                            "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES"}]})
-            self.wait_compute(op)
-            self.make_cluster("c1", network="vpc", subnetwork="nodes",
-                              pools=[{"name": "pool-a", "initialNodeCount": 1,
-                                      "locations": ["us-central1-a", "us-central1-b"]}])
-            r = ["--region", "us-central1"]
-            self.assertEqual([c["name"] for c in self.gcloud("container", "clusters", "list", *r)], ["c1"])
-            self.assertEqual(self.gcloud("container", "clusters", "describe", "c1", *r)["status"], "RUNNING")
-            pools = self.gcloud("container", "node-pools", "list", "--cluster", "c1", *r)
-            self.assertEqual([p["name"] for p in pools], ["pool-a"])
-            self.gcloud("container", "clusters", "resize", "c1", "--node-pool", "pool-a", "--num-nodes", "3",
-                        *r, "--quiet")
-            pool = self.gcloud("container", "node-pools", "describe", "pool-a", "--cluster", "c1", *r)
-            self.assertEqual((pool["initialNodeCount"], pool["status"]), (3, "RUNNING"))
-            self.assertEqual(self.gcloud("container", "clusters", "describe", "c1", *r)["currentNodeCount"], 6)
-            self.assertEqual([n["name"] for n in self.gcloud("compute", "networks", "list")], ["vpc"])
-            self.assertEqual([s["name"] for s in self.gcloud("compute", "networks", "subnets", "list")], ["nodes"])
-            self.assertEqual([x["name"] for x in self.gcloud("compute", "routers", "list")], ["rt"])
-            calls = [x["call"] for x in self.f.control("GET", "requests")]
-            self.assertIn("container.projects.locations.clusters.nodePools.setSize", calls)
-            self.assertIn("compute.subnetworks.aggregatedList", calls)
-        finally:
-            shutil.rmtree(self.cfg, ignore_errors=True)
-
 
 if __name__ == "__main__":
     start = time.time()
     prog = unittest.main(exit=False, verbosity=2)
+    stop_shared_fake()
     sys.stderr.write("test_fake.py: %.1f s\n" % (time.time() - start))
     sys.exit(0 if prog.result.wasSuccessful() else 1)

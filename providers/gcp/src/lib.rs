@@ -34,6 +34,21 @@ use serde_json::Value;
 pub use connect::GcpProvider;
 pub use expand::GcpModel;
 
+/// JSON in the API's own shape (as Google documents each call) as the SDK's type: request
+/// bodies read like the API reference.
+pub(crate) fn body<T: serde::de::DeserializeOwned>(
+    what: &str,
+    v: Value,
+) -> Result<T, ProviderError> {
+    serde_json::from_value(v)
+        .map_err(|e| ProviderError::Fatal(format!("cannot build the {what} request: {e}")))
+}
+
+/// The SDK's type in the API's own JSON shape, to read fields by name.
+pub(crate) fn as_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
 /// The text attribute `key` of `attrs`.
 pub(crate) fn text<'a>(attrs: &'a Attrs, key: &str) -> &'a str {
     attrs.get(key).and_then(Value::as_str).unwrap_or_default()

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use hoist_provider::{ProviderError, ResourceConfig};
 use serde_json::Value;
 
-use crate::compute::as_json;
 use crate::errors::classify;
-use crate::{text, GcpProvider};
+use crate::{as_json, text, GcpProvider};
 
 /// `metric → (limit, usage)` of one region.
 #[derive(Clone, Debug, Default)]

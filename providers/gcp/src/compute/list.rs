@@ -4,7 +4,8 @@
 use google_cloud_gax::paginator::ItemPaginator;
 use hoist_provider::{tags, CloudResource, ProviderError};
 
-use super::{as_json, found, Found, Part, SERVICE};
+use super::{found, Found, Part, SERVICE};
+use crate::as_json;
 use crate::errors::classify;
 use crate::GcpProvider;
 

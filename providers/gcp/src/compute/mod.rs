@@ -13,7 +13,7 @@ use hoist_provider::{
 use serde_json::{json, Value};
 
 use crate::errors::{classify, is_conflict, is_not_found};
-use crate::{claim, dep_id, labels, made, refreshed, text, GcpProvider};
+use crate::{as_json, body, claim, dep_id, labels, made, refreshed, text, GcpProvider};
 
 const SERVICE: &str = "Compute Engine";
 
@@ -53,20 +53,6 @@ pub(crate) fn network_url(project: &str, name: &str) -> String {
 
 pub(crate) fn subnetwork_url(project: &str, region: &str, name: &str) -> String {
     format!("projects/{project}/regions/{region}/subnetworks/{name}")
-}
-
-/// JSON in the API's own shape as the SDK's type.
-pub(crate) fn body<T: serde::de::DeserializeOwned>(
-    what: &str,
-    v: Value,
-) -> Result<T, ProviderError> {
-    serde_json::from_value(v)
-        .map_err(|e| ProviderError::Fatal(format!("cannot build the {what} request: {e}")))
-}
-
-/// The SDK's type in the API's own JSON shape, to read fields by name.
-pub(crate) fn as_json<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 /// A finished operation's error, if it failed.

@@ -10,7 +10,8 @@ use hoist_provider::{
 use serde_json::{json, Value};
 
 use super::{cluster_name, parent, SERVICE};
-use crate::compute::{body, network_url, subnetwork_url};
+use crate::body;
+use crate::compute::{network_url, subnetwork_url};
 use crate::errors::{classify, is_conflict, is_not_found};
 use crate::{claim, dep_id, labels, made, refreshed, text, GcpProvider};
 

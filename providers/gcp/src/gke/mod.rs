@@ -16,7 +16,7 @@ use google_cloud_container_v1::model::operation::Status;
 use google_cloud_container_v1::model::{Cluster, NodePool, Operation};
 use serde_json::{json, Value};
 
-use crate::compute::as_json;
+use crate::as_json;
 use hoist_provider::ProviderError;
 
 use crate::errors::classify;

@@ -14,7 +14,7 @@ use hoist_provider::{
 use serde_json::{json, Value};
 
 use super::{cluster_name, is_stockout, op_error, zones_named, SERVICE};
-use crate::compute::body;
+use crate::body;
 use crate::errors::{classify, is_conflict, is_not_found};
 use crate::{claim, labels, text, GcpProvider};
 
