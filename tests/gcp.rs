@@ -155,9 +155,17 @@ fn apply_builds_a_labelled_gke_environment_plans_empty_and_destroys_to_nothing()
             .all(|c| !c.ends_with(".create") && !c.ends_with(".insert") && !c.ends_with(".delete")),
         "a no-op plan only reads: {calls:?}"
     );
-    // Read: one list per network kind, the cluster, one list of its pools. Reconcile by
-    // labels: the three network kinds, clusters (with their pools), buckets.
-    assert_eq!(calls.len(), 10, "{calls:#?}");
+    // Read: one list per network kind, the cluster, one list of its pools, and the three
+    // zonal instance groups of the one fixed-size pool (system). Reconcile by labels: the
+    // three network kinds, clusters (with their pools), buckets.
+    assert_eq!(calls.len(), 13, "{calls:#?}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| *c == "compute.instanceGroupManagers.get")
+            .count(),
+        3
+    );
 
     t.expect(&["destroy", "--auto-approve"], 0);
     assert_eq!(
@@ -204,10 +212,15 @@ fn sizes_change_in_place_accelerators_replace_new_first_and_resizes_are_drift() 
         0
     );
     let resized = live_pool(&fake, &t, "gke2", "system");
-    assert_eq!(
-        (resized["name"].clone(), resized["initialNodeCount"].clone()),
-        (system["name"].clone(), json!(2))
-    );
+    assert_eq!(resized["name"], system["name"], "the same pool");
+    let set_size = fake
+        .requests()
+        .into_iter()
+        .find(|r| r["call"] == "container.projects.locations.clusters.nodePools.setSize")
+        .expect("a resize");
+    assert_eq!(set_size["body"]["nodeCount"], 2, "6 nodes over 3 zones");
+    // GKE keeps initialNodeCount as made; hoist reads the instance groups, so no drift.
+    t.expect(&["drift", "--exit-code"], 0);
 
     // Someone resizes it with gcloud: drift names the pool and the field, apply puts it back.
     let name = resized["name"].as_str().unwrap().to_string();

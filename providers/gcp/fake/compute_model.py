@@ -13,8 +13,8 @@ Errors raised by compute itself carry no ``status`` field (see errors.py).
 selfLinks use https://www.googleapis.com/compute/v1/, as real compute does;
 nothing in the fake needs them to be fetched.
 
-Operations are in compute_operations.py (a mixin of ComputeModel), list
-filters in compute_filters.py.
+Operations are in compute_operations.py and GKE's instance group managers in
+compute_igm.py (mixins of ComputeModel), list filters in compute_filters.py.
 """
 
 import copy
@@ -22,6 +22,7 @@ import ipaddress
 import re
 
 from compute_filters import apply_filter
+from compute_igm import InstanceGroupManagers
 from compute_operations import ComputeOperations
 from errors import ApiError, already_exists, not_found
 from state import REGION_RE
@@ -59,7 +60,7 @@ def invalid_field(field, value, why):
                     status="INVALID_ARGUMENT")
 
 
-class ComputeModel(ComputeOperations):
+class ComputeModel(ComputeOperations, InstanceGroupManagers):
     def __init__(self, state):
         self.state = state
         self.container = None

@@ -42,13 +42,34 @@ class NodePools:
                 c["project"], c["location"], "clusters", c["name"], "nodePools", name))
         return p
 
+    # ------------------------------------------------------------------ instance groups
+    def igm_name(self, c, pool):
+        """The name of the pool's managed instance group, the same in each of its zones.
+
+        GKE names it gke-<cluster[:20]>-<pool[:15]>-<8 hex>-grp; compute's
+        instanceGroupManagers.get (compute_igm.py) finds a pool by it."""
+        return "gke-%s-%s-%s-grp" % (c["name"][:20], pool["api"]["name"][:15], pool["hash"])
+
+    def find_igm(self, project, zone, name):
+        """(cluster, pool) of the project whose instance group manager in zone is
+        called name, or None: a pool has one per zone it is in, until it is deleted."""
+        for (p, _, _), c in sorted(self.clusters.items()):
+            if p != project:
+                continue
+            for pool in c["pools"].values():
+                if zone in pool["api"]["locations"] and self.igm_name(c, pool) == name:
+                    return c, pool
+        return None
+
     # ------------------------------------------------------------------ rendering
     def render_pool(self, c, pool):
         api = copy.deepcopy(pool["api"])
         p, loc = c["project"], c["location"]
         kind = "zones" if is_zone(loc) else "locations"
         out = api
-        track = self.state.config.get("initial_node_count_tracks_size", True)
+        # GKE keeps initialNodeCount at the create-time value; the live per-zone
+        # size is each zone's instance group manager's targetSize.
+        track = self.state.config.get("initial_node_count_tracks_size", False)
         n = pool["count"] if track else pool["initial"]
         if n:
             out["initialNodeCount"] = n
@@ -62,8 +83,8 @@ class NodePools:
         if pool["conditions"]:
             out["conditions"] = pool["conditions"]
         out["instanceGroupUrls"] = [
-            "https://www.googleapis.com/compute/v1/projects/%s/zones/%s/instanceGroupManagers/gke-%s-%s-%s-grp"
-            % (p, z, c["name"][:20], api["name"][:15], pool["hash"]) for z in api["locations"]]
+            "https://www.googleapis.com/compute/v1/projects/%s/zones/%s/instanceGroupManagers/%s"
+            % (p, z, self.igm_name(c, pool)) for z in api["locations"]]
         out["podIpv4CidrSize"] = 24
         out["etag"] = etag_of([out, pool["count"]])
         return out

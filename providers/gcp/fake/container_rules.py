@@ -110,7 +110,8 @@ class PoolRules:
         pool_net["subnetwork"] = c["api"]["networkConfig"]["subnetwork"]
         return {"api": api, "count": count, "autoscaling": autoscaling, "status": "PROVISIONING",
                 "status_message": None, "conditions": None, "version": c["api"]["currentMasterVersion"],
-                "initial": count, "hash": self.state.hex(8)}
+                "initial": count, "hash": self.state.hex(8),
+                "created": self.state.compute_time()}   # the instance groups' creationTimestamp
 
     def fill_config(self, cfg, c):
         """NodeConfig as GKE stores it: the request plus GKE's defaults and system labels."""

@@ -36,9 +36,10 @@ DEFAULT_CONFIG = {
     # Answer 401 UNAUTHENTICATED to requests without an Authorization header.
     "require_auth": False,
     # GKE keeps NodePool.initialNodeCount at its create-time value and the live
-    # size is in the instance groups; hoist's tests asked for the current
-    # per-zone size in initialNodeCount.  false: behave like GKE.
-    "initial_node_count_tracks_size": True,
+    # size is in the instance groups (compute.instanceGroupManagers.get,
+    # targetSize), so false is GKE's behaviour.  true: initialNodeCount shows
+    # the current per-zone size, for a test that wants the older fake's view.
+    "initial_node_count_tracks_size": False,
 }
 
 REGION_RE = re.compile(r"^[a-z]+-[a-z]+\d+$")

@@ -12,7 +12,8 @@ the fake.
 One fake server is started for the whole run and reset before each test.
 
 This file runs every test: the replay tests are in test_fake_replay.py, the
-gcloud test in test_fake_gcloud.py, and the fake as a subprocess with the
+gcloud test in test_fake_gcloud.py, the node pool / instance group size tests
+in test_fake_igm.py, and the fake as a subprocess with the
 base test class in test_harness.py; their test classes are imported here so
 that ``python3 providers/gcp/fake/test_fake.py`` stays the one command.
 """
@@ -30,6 +31,7 @@ import discovery  # noqa: E402
 from test_harness import FakeTest, stop_shared_fake  # noqa: E402
 # Imported so that unittest.main() below finds and runs them too.
 from test_fake_gcloud import GcloudTests  # noqa: E402,F401
+from test_fake_igm import InstanceGroupTests  # noqa: E402,F401
 from test_fake_replay import ReplayTests  # noqa: E402,F401
 
 
@@ -236,11 +238,13 @@ class ContainerTests(FakeTest):
                          "RECONCILING")
         self.wait_gke(op)
         s, p = self.gke("GET", "/clusters/c1/nodePools/p", query={"$alt": "json"})
-        self.assertEqual((p["initialNodeCount"], p["status"]), (3, "RUNNING"))
+        # As GKE: initialNodeCount stays at the create-time value, the cluster counts the live nodes.
+        self.assertEqual((p["initialNodeCount"], p["status"]), (1, "RUNNING"))
         self.assertEqual(self.gke("GET", "/clusters/c1", query={"$alt": "json"})[1]["currentNodeCount"], 6)
         s, op = self.gke("POST", "/clusters/c1/nodePools/p:setSize", {})      # proto3: absent nodeCount is 0
         self.wait_gke(op)
-        self.assertNotIn("initialNodeCount", self.gke("GET", "/clusters/c1/nodePools/p")[1])
+        self.assertNotIn("currentNodeCount", self.gke("GET", "/clusters/c1")[1])
+        self.assertEqual(self.gke("GET", "/clusters/c1/nodePools/p")[1]["initialNodeCount"], 1)
         s, op = self.gke("POST", "/clusters/c1/nodePools/p:setAutoscaling",
                          {"autoscaling": {"enabled": True, "maxNodeCount": 5}})
         self.wait_gke(op)
@@ -286,8 +290,9 @@ class ContainerTests(FakeTest):
                           resourceLabels={"hoist-env": "x"})
         pool = self.f.control("POST", "resize", {"project": self.project, "location": "us-central1",
                                                  "cluster": "c1", "pool": "p", "nodeCount": 5})
-        self.assertEqual(pool["initialNodeCount"], 5)
-        self.assertEqual(self.gke("GET", "/clusters/c1/nodePools/p")[1]["initialNodeCount"], 5)
+        self.assertEqual(pool["initialNodeCount"], 1)      # the create-time value, as GKE keeps it
+        # 5 per zone in each of us-central1's 4 zones: the live total.
+        self.assertEqual(self.gke("GET", "/clusters/c1", query={"$alt": "json"})[1]["currentNodeCount"], 20)
         s, op = self.compute("POST", "/global/networks", {"name": "n1", "autoCreateSubnetworks": False,
                                                          "description": "managed by hoist; hoist-env=x"})
         self.wait_compute(op)

@@ -2,8 +2,9 @@
 
 Why: gcloud is a client of the same APIs independent of hoist's, and the
 README tells how to point it at the fake; this drives its list, describe and
-resize commands against what the test set up.  Skipped when gcloud is not on
-PATH.
+resize commands against what the test set up, then reads the resized pool's
+size where GKE keeps it, in its managed instance groups.  Skipped when gcloud
+is not on PATH.
 """
 
 import json
@@ -71,8 +72,15 @@ class GcloudTests(FakeTest):
             self.gcloud("container", "clusters", "resize", "c1", "--node-pool", "pool-a", "--num-nodes", "3",
                         *r, "--quiet")
             pool = self.gcloud("container", "node-pools", "describe", "pool-a", "--cluster", "c1", *r)
-            self.assertEqual((pool["initialNodeCount"], pool["status"]), (3, "RUNNING"))
+            # As GKE reports it: initialNodeCount stays at the create-time 1, the cluster's
+            # currentNodeCount is the live total and each zone's instance group has 3.
+            self.assertEqual((pool["initialNodeCount"], pool["status"]), (1, "RUNNING"))
             self.assertEqual(self.gcloud("container", "clusters", "describe", "c1", *r)["currentNodeCount"], 6)
+            # (gcloud's own "instance-groups managed describe" also lists autoscalers, which
+            # the fake does not model, so the instance group is read directly.)
+            igm = pool["instanceGroupUrls"][1].rsplit("/", 1)[1]
+            self.assertEqual(self.compute("GET", "/zones/us-central1-b/instanceGroupManagers/" + igm)[1]
+                             ["targetSize"], 3)
             self.assertEqual([n["name"] for n in self.gcloud("compute", "networks", "list")], ["vpc"])
             self.assertEqual([s["name"] for s in self.gcloud("compute", "networks", "subnets", "list")], ["nodes"])
             self.assertEqual([x["name"] for x in self.gcloud("compute", "routers", "list")], ["rt"])

@@ -83,6 +83,9 @@ KEEP_METHODS = {
         "compute.globalOperations.wait",
         "compute.regionOperations.get",
         "compute.regionOperations.wait",
+        # GKE's node pools are zonal managed instance groups; their targetSize
+        # is a pool's live size per zone (what Terraform reads).
+        "compute.instanceGroupManagers.get",
     ],
     "storage": [
         "storage.buckets.insert",

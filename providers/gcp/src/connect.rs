@@ -25,6 +25,8 @@ pub struct GcpProvider {
     pub(crate) subnetworks: compute::Subnetworks,
     pub(crate) routers: compute::Routers,
     pub(crate) regions: compute::Regions,
+    /// A GKE pool's live size is its instance groups' target sizes.
+    pub(crate) instance_groups: compute::InstanceGroupManagers,
     pub(crate) http: reqwest::Client,
     pub(crate) storage_endpoint: String,
     /// `None` with anonymous credentials (an emulator).
@@ -135,6 +137,12 @@ impl GcpProvider {
             ),
             regions: client!(
                 compute::Regions::builder(),
+                compute_url,
+                creds,
+                "Compute Engine"
+            ),
+            instance_groups: client!(
+                compute::InstanceGroupManagers::builder(),
                 compute_url,
                 creds,
                 "Compute Engine"

@@ -49,7 +49,8 @@ impl GcpProvider {
         }
     }
 
-    /// Refresh of node pools: one list per cluster, in parallel.
+    /// Refresh of node pools: one list per cluster, and for a pool of fixed size its
+    /// instance groups' sizes (an autoscaled pool's size is the autoscaler's), in parallel.
     pub(crate) async fn read_node_pools(
         &self,
         resources: &[&ResourceState],
@@ -64,23 +65,65 @@ impl GcpProvider {
         }
         let lists =
             futures::future::join_all(clusters.keys().map(|(l, c)| self.list_pools(l, c))).await;
-        let mut out: Vec<Result<Option<Observed>, ProviderError>> = vec![Ok(None); resources.len()];
+        let mut found: Vec<Result<Option<Value>, ProviderError>> = vec![Ok(None); resources.len()];
         for ((_, members), list) in clusters.iter().zip(lists) {
             for &i in members {
-                let r = resources[i];
-                out[i] = match &list {
+                found[i] = match &list {
                     Err(e) => Err(e.clone()),
                     Ok(None) => Ok(None),
                     Ok(Some(pools)) => Ok(pools
                         .iter()
                         .find(|p| {
-                            p.get("name").and_then(Value::as_str) == Some(r.cloud_id.as_str())
+                            p.get("name").and_then(Value::as_str)
+                                == Some(resources[i].cloud_id.as_str())
                         })
-                        .map(|p| refreshed(r, super::pool::observed(p, &r.attrs).0))),
+                        .cloned()),
                 };
             }
         }
-        out
+        let sizes = futures::future::join_all(found.iter().map(|f| async move {
+            match f {
+                Ok(Some(p)) if !autoscaled(p) => self.live_size(p).await.map(Some),
+                _ => Ok(None),
+            }
+        }))
+        .await;
+        resources
+            .iter()
+            .zip(found)
+            .zip(sizes)
+            .map(|((r, f), size)| {
+                let pool = f?;
+                let size = size?;
+                Ok(pool.map(|p| refreshed(r, super::pool::observed(&p, &r.attrs, size).0)))
+            })
+            .collect()
+    }
+
+    /// A pool's nodes now: the sum of its zonal instance groups' target sizes.
+    async fn live_size(&self, pool: &Value) -> Result<u64, ProviderError> {
+        let urls: Vec<&str> = pool
+            .get("instanceGroupUrls")
+            .and_then(Value::as_array)
+            .map(|u| u.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let gets = urls
+            .iter()
+            .filter_map(|u| zone_and_name(u))
+            .map(|(zone, name)| async move {
+                let what = format!("get of instance group {name} in {zone}");
+                self.instance_groups
+                    .get()
+                    .set_project(self.project.clone())
+                    .set_zone(zone)
+                    .set_instance_group_manager(name)
+                    .send()
+                    .await
+                    .map(|g| g.target_size.unwrap_or(0).max(0) as u64)
+                    .map_err(|e| classify("Compute Engine", &what, e))
+            });
+        let sizes = futures::future::try_join_all(gets).await?;
+        Ok(sizes.into_iter().sum())
     }
 
     /// The region's clusters (regional and zonal) as GKE lists them.
@@ -133,7 +176,7 @@ impl GcpProvider {
                 .into_iter()
                 .flatten()
             {
-                let (pool, tags) = super::pool::observed(p, &Default::default());
+                let (pool, tags) = super::pool::observed(p, &Default::default(), None);
                 if tags.get(tags::ENV).map(String::as_str) == Some(env) {
                     let outputs = hoist_provider::Attrs::from_iter([
                         ("location".to_string(), serde_json::json!(loc)),
@@ -201,5 +244,33 @@ fn resource(
             .into(),
         tags,
         outputs,
+    }
+}
+
+fn autoscaled(pool: &Value) -> bool {
+    pool.pointer("/autoscaling/enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// `…/zones/Z/instanceGroupManagers/NAME` (or `instanceGroups`) → `(Z, NAME)`.
+fn zone_and_name(url: &str) -> Option<(String, String)> {
+    let rest = url.split("/zones/").nth(1)?;
+    let mut parts = rest.split('/');
+    let zone = parts.next()?.to_string();
+    let _kind = parts.next()?;
+    Some((zone, parts.next()?.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instance_group_urls_name_their_zone_and_group() {
+        let url = "https://www.googleapis.com/compute/v1/projects/p/zones/us-central1-b/instanceGroupManagers/gke-c-system-1a2b-grp";
+        assert_eq!(
+            super::zone_and_name(url),
+            Some(("us-central1-b".into(), "gke-c-system-1a2b-grp".into()))
+        );
+        assert_eq!(super::zone_and_name("not a url"), None);
     }
 }

@@ -153,9 +153,12 @@ fn pool_body(a: &Attrs, name: &str, ctx: &StepContext) -> Value {
 }
 
 /// What hoist records of a live pool, and its owner.
+/// `nodes` is the pool's live size (its instance groups' target sizes), when read: GKE's
+/// `initialNodeCount` per zone stays what the pool was made with.
 pub(crate) fn observed(
     p: &Value,
     recorded: &Attrs,
+    nodes: Option<u64>,
 ) -> (Observed, std::collections::BTreeMap<String, String>) {
     let s = |ptr: &str| {
         p.pointer(ptr)
@@ -192,10 +195,8 @@ pub(crate) fn observed(
             "on-demand"
         }),
     );
-    attrs.insert(
-        "desired".into(),
-        json!(n("/initialNodeCount") * locations / hosts),
-    );
+    let size = nodes.unwrap_or(n("/initialNodeCount") * locations) / hosts;
+    attrs.insert("desired".into(), json!(size));
     if let Some(acc) = p.pointer("/config/accelerators/0") {
         attrs.insert(
             "gpu_type".into(),
@@ -219,9 +220,8 @@ pub(crate) fn observed(
             json!(n("/autoscaling/totalMaxNodeCount") / hosts),
         );
     } else {
-        let count = n("/initialNodeCount") * locations / hosts;
-        attrs.insert("min".into(), json!(count));
-        attrs.insert("max".into(), json!(count));
+        attrs.insert("min".into(), json!(size));
+        attrs.insert("max".into(), json!(size));
     }
     if let Some(t) = p.pointer("/placementPolicy/tpuTopology") {
         attrs.insert("tpu_topology".into(), t.clone());
@@ -380,7 +380,7 @@ impl GcpProvider {
             cluster_name(&self.project, loc, cluster)
         );
         match self.gke.get_node_pool().set_name(full).send().await {
-            Ok(p) => Ok(Some(observed(&super::pool_json(&p), recorded))),
+            Ok(p) => Ok(Some(observed(&super::pool_json(&p), recorded, None))),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(classify(
                 SERVICE,
