@@ -374,9 +374,11 @@ fn a_stocked_out_zone_moves_the_pool_and_throttling_is_retried() {
 #[test]
 fn a_low_tpu_quota_fails_the_plan_before_any_create() {
     let fake = GcpFake::start();
-    fake.configure(
-        json!({"quotas": {"us-central1": {"TPU_LITE_PODSLICE_V5": {"limit": 4, "usage": 0}}}}),
-    );
+    // The first read of the quotas is throttled: the retry reads them again.
+    fake.configure(json!({
+        "quotas": {"us-central1": {"TPU_LITE_PODSLICE_V5": {"limit": 4, "usage": 0}}},
+        "faults": [{"call": "compute.regions.get", "status": 429, "times": 1}],
+    }));
     let t = fake.context();
     t.write("hoist.yaml", &gke_blueprint("gke4", 1, ""));
     let r = t.expect(&["apply", "--auto-approve"], 1);

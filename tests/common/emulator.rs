@@ -2,7 +2,7 @@
 //! loopback layer in tests/aws/fake_aws.py, on a free 127.0.0.1 port, stopped on drop. On drop
 //! it also fails the test if the layer saw a request it could not validate or serve.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -92,13 +92,7 @@ impl Emulator {
     }
 
     fn http(&self, method: &str, path: &str, body: &str) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
+        super::loopback_http(self.port, method, path, body)
     }
 
     /// Merge `json` into the layer's config (faults, stockouts, quotas, paging).

@@ -2,8 +2,7 @@
 //! against Google's discovery documents) on a free 127.0.0.1 port, stopped on drop. On drop
 //! it also fails the test if the fake saw a request it could not validate or serve.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -47,27 +46,9 @@ impl GcpFake {
     }
 
     fn http(&self, method: &str, path: &str, body: &str) -> Value {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        // The fake may answer chunked; control answers are small, so one chunk at most.
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            body.split_once("\r\n")
-                .map(|(_, rest)| rest)
-                .unwrap_or(body)
-                .rsplit_once("\r\n0\r\n")
-                .map(|(b, _)| b)
-                .unwrap_or(body)
-        } else {
-            body
-        };
-        serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("the fake answered {method} {path} with {body:?}: {e}"))
+        let answer = super::loopback_http(self.port, method, path, body);
+        serde_json::from_str(&answer)
+            .unwrap_or_else(|e| panic!("the fake answered {method} {path} with {answer:?}: {e}"))
     }
 
     /// Merge `config` into the fake's (stockouts, quotas, faults, polls, kube endpoint).

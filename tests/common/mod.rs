@@ -229,3 +229,27 @@ pub fn kubectl_binary() -> String {
     }
     panic!("these tests need kubectl (1.27-1.33): install it or set HOIST_TEST_KUBECTL");
 }
+
+/// One HTTP/1.1 request to a loopback test server (a fake's control API), and the body of
+/// its answer; a chunked answer (small, so one chunk) is unwrapped.
+pub fn loopback_http(port: u16, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return body.to_string();
+    }
+    body.split_once("\r\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or(body)
+        .rsplit_once("\r\n0\r\n")
+        .map(|(b, _)| b)
+        .unwrap_or(body)
+        .to_string()
+}

@@ -210,17 +210,6 @@ pub(crate) fn made(
     }
 }
 
-/// A batch read's answer per resource: a failed call fails every resource in it.
-fn per_resource(
-    batch: Result<Vec<Option<Observed>>, ProviderError>,
-    n: usize,
-) -> Vec<Result<Option<Observed>, ProviderError>> {
-    match batch {
-        Ok(found) => found.into_iter().map(Ok).collect(),
-        Err(e) => vec![Err(e); n],
-    }
-}
-
 /// Refuse a resource found by name unless `owner` made it.
 pub(crate) fn claim(
     owner: &Ownership,
@@ -284,18 +273,13 @@ impl Provider for AwsProvider {
         &self,
         resources: &[&ResourceState],
     ) -> Vec<Result<Option<Observed>, ProviderError>> {
-        let kind = resources
-            .first()
-            .map(|r| r.address.kind())
-            .unwrap_or_default();
-        if resources.iter().any(|r| r.address.kind() != kind) {
-            // The engine batches per kind; mixed batches are read kind by kind.
+        let Some(kind) = hoist_provider::batch_kind(resources) else {
             let mut out = Vec::with_capacity(resources.len());
             for r in resources {
                 out.extend(self.read_many(std::slice::from_ref(r)).await);
             }
             return out;
-        }
+        };
         // Kinds without a batch read: one call per resource, all at once.
         macro_rules! each {
             ($read:ident) => {
@@ -303,7 +287,9 @@ impl Provider for AwsProvider {
             };
         }
         match kind {
-            "iam_role" => per_resource(self.read_roles(resources).await, resources.len()),
+            "iam_role" => {
+                hoist_provider::per_resource(self.read_roles(resources).await, resources.len())
+            }
             "eks_cluster" => each!(read_cluster),
             "iam_oidc_provider" => each!(read_oidc_provider),
             "s3_bucket" => each!(read_bucket),
@@ -312,7 +298,9 @@ impl Provider for AwsProvider {
             "node_pool" => each!(read_node_group),
             "log_group" => each!(read_log_group),
             "controller_leftovers" => each!(read_leftovers),
-            _ => per_resource(self.read_ec2(kind, resources).await, resources.len()),
+            _ => {
+                hoist_provider::per_resource(self.read_ec2(kind, resources).await, resources.len())
+            }
         }
     }
 

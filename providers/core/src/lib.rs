@@ -23,7 +23,10 @@ pub use cluster_api::exec_kubeconfig;
 pub use cluster_api::{ClusterAccess, KubeService, Token, TokenSource};
 pub use diff::{diff_attrs, is_detail, AttrDiff, KindRules};
 pub use error::ProviderError;
-pub use provider::{Cloud, Concurrency, Provider, ProviderFactory, ProviderSettings, StepContext};
+pub use provider::{
+    batch_kind, per_resource, Cloud, Concurrency, Provider, ProviderFactory, ProviderSettings,
+    StepContext,
+};
 pub use reference::{display_unknown, output_ref, references, resolve_refs, UNKNOWN};
 pub use resource::{
     Attrs, CloudResource, Lifecycle, Listing, Observed, Ownership, ResourceConfig, ResourceState,

@@ -107,6 +107,31 @@ pub trait Provider: Send + Sync {
     async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError>;
 }
 
+/// One batch read's answer spread over the `n` resources it asked for: a failed call fails
+/// every one of them.
+pub fn per_resource(
+    batch: Result<Vec<Option<Observed>>, ProviderError>,
+    n: usize,
+) -> Vec<Result<Option<Observed>, ProviderError>> {
+    match batch {
+        Ok(found) => found.into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e); n],
+    }
+}
+
+/// The kind every resource of a read batch has, or `None` for a mixed batch (which a
+/// provider reads resource by resource: the engine batches per kind).
+pub fn batch_kind<'a>(resources: &[&'a ResourceState]) -> Option<&'a str> {
+    let kind = resources
+        .first()
+        .map(|r| r.address.kind())
+        .unwrap_or_default();
+    resources
+        .iter()
+        .all(|r| r.address.kind() == kind)
+        .then_some(kind)
+}
+
 /// A provider's concurrency limits, for the engine's adaptive limiter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Concurrency {

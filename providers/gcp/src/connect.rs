@@ -33,8 +33,9 @@ pub struct GcpProvider {
     pub(crate) tokens: Option<AccessTokenCredentials>,
     pub(crate) project: String,
     pub(crate) region: String,
-    /// The region's quotas, read once per run by the first pool that needs them.
-    pub(crate) quotas: OnceCell<Result<RegionQuotas, ProviderError>>,
+    /// The region's quotas, read once per run by the first pool that needs them (a failed
+    /// read is not kept: the next pool, or the retry of a throttled one, reads again).
+    pub(crate) quotas: OnceCell<RegionQuotas>,
 }
 
 fn endpoint(var: &str) -> Option<String> {

@@ -73,9 +73,8 @@ pub(crate) fn demand(config: &ResourceConfig) -> Option<(String, f64)> {
 
 impl GcpProvider {
     async fn region_quotas(&self) -> Result<RegionQuotas, ProviderError> {
-        let got = self
-            .quotas
-            .get_or_init(|| async {
+        self.quotas
+            .get_or_try_init(|| async {
                 let region = self
                     .regions
                     .get()
@@ -107,8 +106,8 @@ impl GcpProvider {
                         .collect(),
                 ))
             })
-            .await;
-        got.clone()
+            .await
+            .cloned()
     }
 
     /// Refuse a pool the region's quota cannot hold at its largest size.

@@ -1,33 +1,22 @@
 //! Refresh: each kind read in as few calls as GCP allows, all kinds at once.
 
-use hoist_provider::{Observed, ProviderError, ResourceState};
+use hoist_provider::{batch_kind, per_resource, Observed, ProviderError, ResourceState};
 
 use crate::compute::Part;
 use crate::GcpProvider;
 
 type Answers = Vec<Result<Option<Observed>, ProviderError>>;
 
-fn per_resource(batch: Result<Vec<Option<Observed>>, ProviderError>, n: usize) -> Answers {
-    match batch {
-        Ok(found) => found.into_iter().map(Ok).collect(),
-        Err(e) => vec![Err(e); n],
-    }
-}
-
 impl GcpProvider {
     pub(crate) async fn read_all(&self, resources: &[&ResourceState]) -> Answers {
-        let kind = resources
-            .first()
-            .map(|r| r.address.kind())
-            .unwrap_or_default();
-        if resources.iter().any(|r| r.address.kind() != kind) {
-            // The engine batches per kind; a mixed batch is read kind by kind.
+        let Some(kind) = batch_kind(resources) else {
+            // A mixed batch is read resource by resource.
             let mut out = Vec::with_capacity(resources.len());
             for r in resources {
                 out.extend(Box::pin(self.read_all(std::slice::from_ref(r))).await);
             }
             return out;
-        }
+        };
         match kind {
             "node_pool" => self.read_node_pools(resources).await,
             "gke_cluster" => {
