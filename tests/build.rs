@@ -34,6 +34,8 @@ fn the_build_without_cloud_features_has_no_cloud_sdk() {
                 || l.starts_with("aws-sdk-")
                 || l.starts_with("hoist-gcp")
                 || l.starts_with("hoist-aws")
+                || l.starts_with("azure_")
+                || l.starts_with("hoist-azure")
         })
         .collect();
     assert!(

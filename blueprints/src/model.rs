@@ -23,6 +23,10 @@ pub struct Blueprint {
     pub profile: Option<String>,
     /// gcp: the project to make the environment in (else the credentials').
     pub project: Option<String>,
+    /// azure: the subscription (else the credentials' default).
+    pub subscription_id: Option<String>,
+    /// azure: the resource group to use, created when it does not exist.
+    pub resource_group: Option<String>,
     pub ttl: Option<chrono::Duration>,
     pub tags: BTreeMap<String, String>,
     pub network: Network,
@@ -263,6 +267,8 @@ pub fn validate(
         latency: p.latency,
         profile: p.profile.clone(),
         project: p.project.clone(),
+        subscription_id: p.subscription_id.clone(),
+        resource_group: p.resource_group.clone(),
         ttl,
         tags: file.tags,
         network,

@@ -137,6 +137,11 @@ impl Blueprint {
             node_pools: pools,
             tags: self.tags.clone(),
             stack: self.stack.clone(),
+            provider_options: self
+                .resource_group
+                .iter()
+                .map(|g| ("resource_group".to_string(), g.clone()))
+                .collect(),
         })
     }
 

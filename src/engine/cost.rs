@@ -48,15 +48,26 @@ impl CostReport {
 /// Price of one node: `(instance_type, spot)` → USD/hour.
 pub type PriceOf<'a> = &'a dyn Fn(&str, bool) -> Option<f64>;
 
-fn pool_cost(address: &Address, attrs: &Attrs, price: PriceOf) -> PoolCost {
-    let int = |k: &str| attrs.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let capacity = attrs
-        .get("capacity")
+/// Where a resource's nodes are described: a node pool's own attributes, or the `system_`
+/// attributes of a cluster that carries its system pool inline (AKS makes a cluster with one).
+fn pool_prefix(address: &Address, attrs: &Attrs) -> Option<&'static str> {
+    if address.kind() == "node_pool" {
+        Some("")
+    } else if attrs.contains_key("system_instance_type") {
+        Some("system_")
+    } else {
+        None
+    }
+}
+
+fn pool_cost(address: &Address, attrs: &Attrs, prefix: &str, price: PriceOf) -> PoolCost {
+    let get = |k: &str| attrs.get(&format!("{prefix}{k}"));
+    let int = |k: &str| get(k).and_then(Value::as_u64).unwrap_or(0);
+    let capacity = get("capacity")
         .and_then(Value::as_str)
         .unwrap_or("on-demand")
         .to_string();
-    let instance_type = attrs
-        .get("instance_type")
+    let instance_type = get("instance_type")
         .and_then(Value::as_str)
         .map(String::from);
     let unit = instance_type
@@ -82,12 +93,18 @@ pub fn estimate(
     price: PriceOf,
     now: DateTime<Utc>,
 ) -> CostReport {
-    let is_pool = |a: &Address| a.kind() == "node_pool";
     let current: f64 = state
         .iter()
         .flat_map(|s| s.resources.values())
-        .filter(|r| is_pool(&r.address))
-        .map(|r| pool_cost(&r.address, &r.attrs, price).hourly_usd)
+        .filter_map(|r| {
+            Some(pool_cost(
+                &r.address,
+                &r.attrs,
+                pool_prefix(&r.address, &r.attrs)?,
+                price,
+            ))
+        })
+        .map(|p| p.hourly_usd)
         .sum();
     let changes: std::collections::HashMap<&Address, &hoist_provider::Change> = plan
         .changes
@@ -96,7 +113,10 @@ pub fn estimate(
         .map(|c| (&c.address, c))
         .collect();
     let mut pools = Vec::new();
-    for config in plan.desired.iter().filter(|c| is_pool(&c.address)) {
+    for config in &plan.desired {
+        let Some(prefix) = pool_prefix(&config.address, &config.attrs) else {
+            continue;
+        };
         let live = state
             .and_then(|s| s.resources.get(&config.address))
             .map(|r| &r.attrs);
@@ -104,7 +124,7 @@ pub fn estimate(
             Some(c) if c.action != Action::NoOp => c.after.as_ref().unwrap_or(&config.attrs),
             _ => live.unwrap_or(&config.attrs),
         };
-        pools.push(pool_cost(&config.address, attrs, price));
+        pools.push(pool_cost(&config.address, attrs, prefix, price));
     }
     let hourly: f64 = pools.iter().map(|p| p.hourly_usd).sum();
     let max_hourly: f64 = pools.iter().map(|p| p.max_hourly_usd).sum();

@@ -43,6 +43,12 @@ pub struct EnvSettings {
     /// gcp: the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// azure: the subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    /// azure: the resource group named in the blueprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group: Option<String>,
     /// Lifetime in seconds, counted from the environment's first apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<i64>,
@@ -61,6 +67,8 @@ impl EnvSettings {
             latency: bp.latency.map(|l| format!("{l:?}").to_ascii_lowercase()),
             profile: bp.profile.clone(),
             project: bp.project.clone(),
+            subscription_id: bp.subscription_id.clone(),
+            resource_group: bp.resource_group.clone(),
             ttl_seconds: bp.ttl.map(|d| d.num_seconds()),
             tags: bp.tags.clone(),
             budget_hourly_usd: bp.budget_hourly_usd,

@@ -15,6 +15,8 @@ pub fn clouds() -> Vec<&'static dyn Cloud> {
         &hoist_aws::AwsModel,
         #[cfg(feature = "gcp")]
         &hoist_gcp::GcpModel,
+        #[cfg(feature = "azure")]
+        &hoist_azure::AzureModel,
     ]
 }
 
@@ -32,8 +34,14 @@ pub fn settings(env: &EnvSettings) -> ProviderSettings {
     if let Some(p) = &env.profile {
         options.insert("profile".to_string(), p.clone());
     }
-    if let Some(p) = &env.project {
-        options.insert("project".to_string(), p.clone());
+    for (key, value) in [
+        ("project", &env.project),
+        ("subscription_id", &env.subscription_id),
+        ("resource_group", &env.resource_group),
+    ] {
+        if let Some(v) = value {
+            options.insert(key.to_string(), v.clone());
+        }
     }
     ProviderSettings {
         region: env.region.clone(),

@@ -2,11 +2,11 @@
 //! against Google's discovery documents) on a free 127.0.0.1 port, stopped on drop. On drop
 //! it also fails the test if the fake saw a request it could not validate or serve.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
+use super::fake_process::FakeProcess;
 use super::TestContext;
 
 const FAKE: &str = concat!(
@@ -16,56 +16,22 @@ const FAKE: &str = concat!(
 pub const PROJECT: &str = "hoist-test";
 pub const CLIENT_EMAIL: &str = "hoist-ci@hoist-test.iam.gserviceaccount.com";
 
-pub struct GcpFake {
-    child: Child,
-    pub port: u16,
+pub struct GcpFake(FakeProcess);
+
+impl std::ops::Deref for GcpFake {
+    type Target = FakeProcess;
+    fn deref(&self) -> &FakeProcess {
+        &self.0
+    }
 }
 
 impl GcpFake {
     pub fn start() -> GcpFake {
-        let mut child = Command::new("python3")
-            .args([FAKE, "--project", PROJECT, "--exit-with-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs the GCP fake");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the fake prints its port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the GCP fake did not start: {line:?}"));
-        GcpFake { child, port }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn http(&self, method: &str, path: &str, body: &str) -> Value {
-        let answer = super::loopback_http(self.port, method, path, body);
-        serde_json::from_str(&answer)
-            .unwrap_or_else(|e| panic!("the fake answered {method} {path} with {answer:?}: {e}"))
-    }
-
-    /// Merge `config` into the fake's (stockouts, quotas, faults, polls, kube endpoint).
-    pub fn configure(&self, config: Value) {
-        let answer = self.http("POST", "/_fake/config", &config.to_string());
-        assert!(
-            answer.get("error").is_none(),
-            "the fake refused {config}: {answer}"
-        );
-    }
-
-    /// Every API request so far.
-    pub fn requests(&self) -> Vec<Value> {
-        self.http("GET", "/_fake/requests", "")
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        GcpFake(FakeProcess::start(
+            "GCP fake",
+            FAKE,
+            &["--project", PROJECT],
+        ))
     }
 
     /// The discovery ids of the calls so far, in order.
@@ -78,19 +44,6 @@ impl GcpFake {
 
     pub fn count(&self, call: &str) -> usize {
         self.calls().iter().filter(|c| *c == call).count()
-    }
-
-    /// Forget the requests seen so far (not the resources).
-    pub fn reset_requests(&self) {
-        self.http("POST", "/_fake/reset", r#"{"records_only": true}"#);
-    }
-
-    /// Requests the fake could not validate or serve, and answers that broke their schema.
-    pub fn problems(&self) -> Vec<Value> {
-        self.http("GET", "/_fake/problems", "")
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
     }
 
     /// Resources labelled (or described) `hoist-env=env`.
@@ -208,22 +161,6 @@ pub fn public_key_der(t: &TestContext) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
-}
-
-impl Drop for GcpFake {
-    fn drop(&mut self) {
-        let problems = if std::thread::panicking() {
-            Vec::new()
-        } else {
-            self.problems()
-        };
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        assert!(
-            problems.is_empty(),
-            "the GCP fake saw requests it does not know or could not validate: {problems:#?}"
-        );
-    }
 }
 
 /// A GKE blueprint: a CPU system pool, a spot L4 pool and a TPU v5e pool, with `extra`

@@ -110,6 +110,8 @@ struct Shared {
     /// For a GKE cluster: the service account whose self-signed JWTs are accepted, and its
     /// RSA public key (DER); `None` for EKS's presigned STS tokens.
     google: Option<(String, Vec<u8>)>,
+    /// For an AKS cluster: the one Entra ID token accepted (an emulator's static token).
+    bearer: Option<String>,
 }
 
 pub struct KubeApi {
@@ -124,16 +126,26 @@ impl KubeApi {
     /// A server for EKS cluster `cluster` in `region`, trusting tokens signed with the
     /// emulator's test credentials.
     pub fn start(region: &str, cluster: &str) -> KubeApi {
-        Self::serve(region, cluster, None)
+        Self::serve(region, cluster, None, None)
     }
 
     /// A server for a GKE cluster, trusting Google access tokens that `issuer` signed with
     /// the key whose public half is `public_der` (self-signed service account JWTs).
     pub fn start_gke(issuer: &str, public_der: Vec<u8>) -> KubeApi {
-        Self::serve("", "", Some((issuer.to_string(), public_der)))
+        Self::serve("", "", Some((issuer.to_string(), public_der)), None)
     }
 
-    fn serve(region: &str, cluster: &str, google: Option<(String, Vec<u8>)>) -> KubeApi {
+    /// A server for an AKS cluster with Entra ID, accepting exactly `token`.
+    pub fn start_aks(token: &str) -> KubeApi {
+        Self::serve("", "", None, Some(token.to_string()))
+    }
+
+    fn serve(
+        region: &str,
+        cluster: &str,
+        google: Option<(String, Vec<u8>)>,
+        bearer: Option<String>,
+    ) -> KubeApi {
         let ca_key = rcgen::KeyPair::generate().expect("CA key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("CA params");
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -178,6 +190,7 @@ impl KubeApi {
             secret: "testing".into(),
             witness: Mutex::new(None),
             google,
+            bearer,
         });
         let s = shared.clone();
         runtime.spawn(async move {
@@ -577,6 +590,11 @@ fn encode(s: &str) -> String {
 fn check_token(s: &Shared, token: &str) -> Result<(), String> {
     if let Some((issuer, key)) = &s.google {
         return check_google_token(issuer, key, token);
+    }
+    if let Some(want) = &s.bearer {
+        return (token == want)
+            .then_some(())
+            .ok_or_else(|| "not the cluster's Entra ID token".to_string());
     }
     let body = token
         .strip_prefix("k8s-aws-v1.")

@@ -2,7 +2,9 @@
 //! state, and the real `hoist` binary run against them.
 #![allow(dead_code)]
 
+pub mod azure_fake;
 pub mod emulator;
+pub mod fake_process;
 pub mod gcp_fake;
 
 use std::collections::BTreeMap;
@@ -233,9 +235,20 @@ pub fn kubectl_binary() -> String {
 /// One HTTP/1.1 request to a loopback test server (a fake's control API), and the body of
 /// its answer; a chunked answer (small, so one chunk) is unwrapped.
 pub fn loopback_http(port: u16, method: &str, path: &str, body: &str) -> String {
+    loopback_http_with(port, method, path, "", body)
+}
+
+/// [`loopback_http`] with more header lines (each ending in `\r\n`), e.g. an Authorization.
+pub fn loopback_http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
@@ -252,4 +265,15 @@ pub fn loopback_http(port: u16, method: &str, path: &str, body: &str) -> String 
         .map(|(b, _)| b)
         .unwrap_or(body)
         .to_string()
+}
+
+/// The strings of a JSON array (empty for anything else).
+pub fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -15,6 +15,7 @@ mod provider;
 mod reference;
 mod resource;
 mod spec;
+mod step;
 
 pub use address::{Address, AddressError};
 pub use change::{Action, Change, FieldDiff, ReplaceOrder};
@@ -37,6 +38,7 @@ pub use spec::{
     GpuStack, GpuVariant, MlflowStack, MonitoringStack, NatMode, NetworkSpec, PoolSpec,
     ServingStack, ServingVariant, SpecProblem, StackSpec, StackTarget, TpuShape,
 };
+pub use step::{claim, dep, dep_id, made, refreshed, text};
 
 /// Tag keys every provider puts on what it creates. `sweep` and the destroy check rely on them.
 pub mod tags {

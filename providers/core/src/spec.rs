@@ -26,6 +26,9 @@ pub struct EnvSpec {
     /// The user's own tags (ownership tags are added per resource at create time).
     pub tags: BTreeMap<String, String>,
     pub stack: StackSpec,
+    /// The blueprint's cloud-specific `provider` settings that shape resources (Azure's
+    /// `resource_group`), by their blueprint key; credentials-only settings are not here.
+    pub provider_options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -22,12 +22,10 @@ mod read;
 mod rules;
 mod storage;
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use hoist_provider::{
-    Address, Attrs, ClusterAccess, KindRules, Listing, Observed, Ownership, Provider,
-    ProviderError, ResourceConfig, ResourceState, StepContext,
+    Address, ClusterAccess, KindRules, Listing, Observed, Ownership, Provider, ProviderError,
+    ResourceConfig, ResourceState, StepContext,
 };
 use serde_json::Value;
 
@@ -49,58 +47,7 @@ pub(crate) fn as_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// The text attribute `key` of `attrs`.
-pub(crate) fn text<'a>(attrs: &'a Attrs, key: &str) -> &'a str {
-    attrs.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// The cloud name of the dependency named by the address in `attrs[key]`.
-pub(crate) fn dep_id(ctx: &StepContext, attrs: &Attrs, key: &str) -> Result<String, ProviderError> {
-    let address = text(attrs, key);
-    let parsed: Address = address
-        .parse()
-        .map_err(|_| ProviderError::Invalid(format!("`{address}` names no resource")))?;
-    ctx.deps
-        .get(&parsed)
-        .map(|d| d.cloud_id.clone())
-        .ok_or_else(|| ProviderError::Invalid(format!("{parsed} must exist first")))
-}
-
-/// Refuse a resource found by name unless `owner` made it.
-pub(crate) fn claim(
-    owner: &Ownership,
-    what: impl Into<String>,
-    tags: &BTreeMap<String, String>,
-) -> Result<(), ProviderError> {
-    owner.claims(tags).map_err(|why| ProviderError::NotOwned {
-        resource: what.into(),
-        why,
-    })
-}
-
-/// An observation of `prior` overlaid with what the cloud reports live.
-pub(crate) fn refreshed(prior: &ResourceState, live: Observed) -> Observed {
-    let mut attrs = prior.attrs.clone();
-    attrs.extend(live.attrs);
-    let mut outputs = prior.outputs.clone();
-    outputs.extend(live.outputs);
-    Observed {
-        cloud_id: prior.cloud_id.clone(),
-        attrs,
-        outputs,
-        lifecycle: live.lifecycle,
-    }
-}
-
-/// The observation of a create or update that just finished: the configuration as made.
-pub(crate) fn made(id: &str, config: &ResourceConfig, outputs: Attrs) -> Observed {
-    Observed {
-        cloud_id: id.into(),
-        attrs: config.attrs.clone(),
-        outputs,
-        lifecycle: hoist_provider::Lifecycle::Ready,
-    }
-}
+pub(crate) use hoist_provider::{claim, dep_id, made, refreshed, text};
 
 #[async_trait]
 impl Provider for GcpProvider {

@@ -96,6 +96,7 @@ fn spec(serving_pool: &str, gpus: u32) -> EnvSpec {
                 port: 8000,
             }),
         },
+        provider_options: BTreeMap::new(),
     }
 }
 

@@ -60,6 +60,7 @@ fn spec(pools: Vec<PoolSpec>) -> EnvSpec {
         node_pools: pools,
         tags: Default::default(),
         stack: Default::default(),
+        provider_options: Default::default(),
     }
 }
 

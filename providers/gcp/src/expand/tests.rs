@@ -52,6 +52,7 @@ fn spec(pools: Vec<PoolSpec>, zones: &[&str]) -> EnvSpec {
         node_pools: pools,
         tags: BTreeMap::new(),
         stack: StackSpec::default(),
+        provider_options: BTreeMap::new(),
     }
 }
 
