@@ -271,12 +271,7 @@ fn killed_during_apply_then_apply_again_makes_no_duplicates() {
         "after-create:eks_cluster.eks5",
         "after-intent:node_pool.gpu",
     ] {
-        let r = t
-            .command(&["apply", "--auto-approve"])
-            .env("HOIST_FAILPOINT", point)
-            .output()
-            .unwrap();
-        assert_eq!(r.status.code(), None, "{point}: killed");
+        t.apply_killed_at(point);
         t.expect(&["apply", "--auto-approve"], 0);
         let s = em.state("eks5");
         assert_eq!(list(&s["vpcs"]).len(), 1, "{point}: {s}");

@@ -20,18 +20,6 @@ fn blueprint() -> String {
     )
 }
 
-fn args_of(deployment: &Value) -> Vec<String> {
-    let c = &deployment["spec"]["template"]["spec"]["containers"][0];
-    c["command"]
-        .as_array()
-        .into_iter()
-        .chain(c["args"].as_array())
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn one_apply_makes_eks_and_the_stack_and_destroy_takes_the_stack_down_first() {
     let api = KubeApi::start("us-east-1", ENV);
@@ -55,7 +43,7 @@ fn one_apply_makes_eks_and_the_stack_and_destroy_takes_the_stack_down_first() {
             "cluster-autoscaler",
         )
         .expect("the cluster-autoscaler Deployment");
-    let flags = args_of(&ca);
+    let flags = common::container_args(&ca);
     let discovery = format!("--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{ENV}");
     assert!(flags.contains(&discovery), "{flags:?}");
     assert!(
@@ -81,7 +69,7 @@ fn one_apply_makes_eks_and_the_stack_and_destroy_takes_the_stack_down_first() {
     let mlflow = api
         .object("apps/v1", "Deployment", "hoist-mlflow", "mlflow")
         .expect("the MLflow Deployment");
-    let args = args_of(&mlflow);
+    let args = common::container_args(&mlflow);
     let at = args
         .iter()
         .position(|a| a == "--artifacts-destination")

@@ -325,12 +325,7 @@ fn killed_during_apply_then_apply_again_makes_no_duplicates() {
         "after-intent:aks_cluster.aks5",
         "after-create:node_pool.a100",
     ] {
-        let r = t
-            .command(&["apply", "--auto-approve"])
-            .env("HOIST_FAILPOINT", point)
-            .output()
-            .unwrap();
-        assert_eq!(r.status.code(), None, "{point}: killed");
+        t.apply_killed_at(point);
         t.expect(&["apply", "--auto-approve"], 0);
         assert_eq!(clusters(&fake), 1, "{point}");
         assert_eq!(
@@ -344,17 +339,9 @@ fn killed_during_apply_then_apply_again_makes_no_duplicates() {
     }
     // A real kill -9 while AKS is still making the pools.
     fake.configure(json!({"polls": 8}));
-    let mut run = t.spawn(&["apply", "--auto-approve"], &[]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
-    while fake.count("AgentPools_CreateOrUpdate") == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no agent pool PUT was sent"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    run.kill().unwrap();
-    run.wait().unwrap();
+    t.apply_killed_when("AgentPools_CreateOrUpdate", || {
+        fake.count("AgentPools_CreateOrUpdate") > 0
+    });
     fake.configure(json!({"polls": 0}));
     t.expect(&["apply", "--auto-approve"], 0);
     assert_eq!(fake.pools("aks5").len(), 3, "adopted, not made again");
@@ -373,18 +360,7 @@ fn kubeconfig_runs_kubelogin_and_stores_no_token() {
     t.expect(&["apply", "--auto-approve"], 0);
     let k = t.expect(&["kubeconfig"], 0).stdout;
     assert!(!k.contains("token:"), "no credential in the file: {k}");
-    t.write("kube.yaml", &k);
-    let view = std::process::Command::new(common::kubectl_binary())
-        .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
-        .arg(t.path("kube.yaml"))
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        view.status.success(),
-        "{}",
-        String::from_utf8_lossy(&view.stderr)
-    );
-    let view: Value = serde_json::from_slice(&view.stdout).unwrap();
+    let view = t.kubectl_view(&k);
     let exec = &view["users"][0]["user"]["exec"];
     assert_eq!(exec["command"], "kubelogin", "{view}");
     assert_eq!(

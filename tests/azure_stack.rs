@@ -23,18 +23,6 @@ const EXAMPLE: &str = concat!(
 );
 const ENV: &str = "aks-a100";
 
-fn args_of(deployment: &Value) -> Vec<String> {
-    let c = &deployment["spec"]["template"]["spec"]["containers"][0];
-    c["command"]
-        .as_array()
-        .into_iter()
-        .chain(c["args"].as_array())
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn the_example_makes_aks_and_the_stack_in_one_apply_and_destroy_takes_the_stack_down_first() {
     let fake = AzureFake::start();
@@ -102,7 +90,7 @@ fn the_example_makes_aks_and_the_stack_in_one_apply_and_destroy_takes_the_stack_
     let mlflow = api
         .object("apps/v1", "Deployment", "hoist-mlflow", "mlflow")
         .expect("the MLflow Deployment");
-    let args = args_of(&mlflow);
+    let args = common::container_args(&mlflow);
     let at = args
         .iter()
         .position(|a| a == "--artifacts-destination")

@@ -407,12 +407,7 @@ fn killed_during_apply_then_apply_again_makes_no_duplicates() {
         "after-intent:gke_cluster.gke5",
         "after-create:node_pool.l4",
     ] {
-        let r = t
-            .command(&["apply", "--auto-approve"])
-            .env("HOIST_FAILPOINT", point)
-            .output()
-            .unwrap();
-        assert_eq!(r.status.code(), None, "{point}: killed");
+        t.apply_killed_at(point);
         t.expect(&["apply", "--auto-approve"], 0);
         let clusters = fake.gcloud(
             &t,
@@ -433,17 +428,10 @@ fn killed_during_apply_then_apply_again_makes_no_duplicates() {
     }
     // A real kill -9 while GKE is still making the pools.
     fake.configure(json!({"polls": 6}));
-    let mut run = t.spawn(&["apply", "--auto-approve"], &[]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while fake.count("container.projects.locations.clusters.nodePools.create") == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no node pool create was sent"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    run.kill().unwrap();
-    run.wait().unwrap();
+    t.apply_killed_when(
+        "container.projects.locations.clusters.nodePools.create",
+        || fake.count("container.projects.locations.clusters.nodePools.create") > 0,
+    );
     fake.configure(json!({"polls": 1}));
     t.expect(&["apply", "--auto-approve"], 0);
     assert_eq!(pools(&fake, &t, "gke5").len(), 3, "adopted, not made again");
@@ -462,18 +450,7 @@ fn kubeconfig_runs_gke_gcloud_auth_plugin_and_stores_no_token() {
     let k = t.expect(&["kubeconfig"], 0).stdout;
     assert!(!k.contains("token"), "no credential in the file: {k}");
     // kubectl reads it as gcloud's own: the plugin, the cluster's CA and endpoint.
-    t.write("kube.yaml", &k);
-    let view = std::process::Command::new(common::kubectl_binary())
-        .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
-        .arg(t.path("kube.yaml"))
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        view.status.success(),
-        "{}",
-        String::from_utf8_lossy(&view.stderr)
-    );
-    let view: Value = serde_json::from_slice(&view.stdout).unwrap();
+    let view = t.kubectl_view(&k);
     let exec = &view["users"][0]["user"]["exec"];
     assert_eq!(exec["command"], "gke-gcloud-auth-plugin", "{view}");
     assert_eq!(exec["provideClusterInfo"], true, "{view}");

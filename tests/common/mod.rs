@@ -13,6 +13,19 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// The command and arguments of a Deployment's first container, as one list.
+pub fn container_args(deployment: &Value) -> Vec<String> {
+    let c = &deployment["spec"]["template"]["spec"]["containers"][0];
+    c["command"]
+        .as_array()
+        .into_iter()
+        .chain(c["args"].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect()
+}
+
 pub struct TestContext {
     pub dir: tempfile::TempDir,
     pub latency: &'static str,
@@ -134,6 +147,44 @@ impl TestContext {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn hoist")
+    }
+
+    /// Apply until failpoint `point` kills the process (SIGKILL), as a crash there would.
+    pub fn apply_killed_at(&self, point: &str) {
+        let r = self
+            .command(&["apply", "--auto-approve"])
+            .env("HOIST_FAILPOINT", point)
+            .output()
+            .expect("hoist runs");
+        assert_eq!(r.status.code(), None, "{point}: killed");
+    }
+
+    /// Start an apply and kill -9 it once `sent` says the call it waits for was made.
+    pub fn apply_killed_when(&self, what: &str, sent: impl Fn() -> bool) {
+        let mut run = self.spawn(&["apply", "--auto-approve"], &[]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        while !sent() {
+            assert!(std::time::Instant::now() < deadline, "{what} was not sent");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        run.kill().expect("kill");
+        run.wait().expect("reaped");
+    }
+
+    /// A kubeconfig as kubectl reads it (`kubectl config view --raw -o json`).
+    pub fn kubectl_view(&self, kubeconfig: &str) -> Value {
+        self.write("kube.yaml", kubeconfig);
+        let view = Command::new(kubectl_binary())
+            .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
+            .arg(self.path("kube.yaml"))
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            view.status.success(),
+            "{}",
+            String::from_utf8_lossy(&view.stderr)
+        );
+        serde_json::from_slice(&view.stdout).expect("kubectl's JSON")
     }
 
     /// The simulated cloud's resources tagged for `env`: cloud id → address tag.
