@@ -29,6 +29,10 @@ pub struct FileArgs {
     /// Where state lives (default: `.hoist/` beside the blueprint).
     #[arg(long, env = "HOIST_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Remote state shared across machines and CI jobs: `s3://BUCKET/PREFIX` or
+    /// `file:///PATH` (over the blueprint's `backend`).
+    #[arg(long, env = "HOIST_BACKEND")]
+    pub backend: Option<String>,
 }
 
 impl FileArgs {
@@ -37,6 +41,7 @@ impl FileArgs {
         crate::ops::Files {
             blueprint: self.file.clone(),
             state_dir: self.state_dir.clone(),
+            backend: self.backend.clone(),
         }
     }
 }
@@ -66,6 +71,12 @@ pub enum Command {
     Kubeconfig(KubeconfigArgs),
     /// Break a stale lock left by a run that died.
     Unlock(UnlockArgs),
+    /// Every environment in a backend: cloud, region, expiry, resources, $/h and lock holder.
+    Envs(EnvsArgs),
+    /// Destroy every expired environment in a backend, each under its own lock.
+    Reap(ReapArgs),
+    /// Print a completion script for a shell (`hoist completions bash > /etc/bash_completion.d/hoist`).
+    Completions { shell: clap_complete::Shell },
     /// Print the JSON Schema of the blueprint format (for editor autocompletion).
     Schema,
     /// What each cloud offers: accelerators, instance types, regions, prices.
@@ -171,7 +182,7 @@ pub struct DestroyArgs {
 }
 
 /// `90s`, `20m`, `1h`, `1h30m`: a step deadline.
-fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
     let mut total = 0u64;
     let mut digits = String::new();
     for c in text.trim().chars() {
@@ -249,6 +260,30 @@ pub struct UnlockArgs {
     pub id: String,
     #[command(flatten)]
     pub files: FileArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct EnvsArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReapArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// List what would be destroyed and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// At most this many steps and cloud calls at once per environment (default: adaptive).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallelism: Option<u64>,
+    /// How long one step may take (e.g. 20m).
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -193,6 +193,7 @@ impl World {
             files: Files {
                 blueprint: file,
                 state_dir: None,
+                backend: None,
             },
         }
     }
@@ -224,7 +225,9 @@ impl World {
             source: Self::cluster(),
             servers: self.servers.clone(),
         }));
-        let store = store(&self.files, &bp.name).with_marks(self.t.path("data"));
+        let store = store(&self.files, &bp)
+            .unwrap()
+            .with_marks(self.t.path("data"));
         Session::open(
             &store,
             operation,

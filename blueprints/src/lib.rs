@@ -22,7 +22,8 @@ use std::sync::Arc;
 pub use check::Problem;
 pub use diagnostic::{did_you_mean, Diagnostic};
 pub use model::{
-    dns_name, parse_duration, Accelerator, Blueprint, Cluster, Network, NodePool, Zones,
+    dns_name, parse_duration, Accelerator, BackendSpec, Blueprint, Cluster, Network, NodePool,
+    Zones,
 };
 pub use schema::{json_schema, Capacity, Cloud, EndpointAccess, Latency};
 pub use validate::parse_accelerator;

@@ -34,8 +34,18 @@ pub struct Blueprint {
     pub node_pools: Vec<NodePool>,
     pub stack: hoist_provider::StackSpec,
     pub budget_hourly_usd: Option<f64>,
+    /// Where state lives, as a URL (`s3://bucket/prefix`, `file:///path`), when the blueprint says.
+    pub backend: Option<BackendSpec>,
     pub(crate) spans: Spans,
     pub(crate) origin: crate::Origin,
+}
+
+/// The blueprint's `backend` section, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendSpec {
+    pub url: String,
+    pub region: Option<String>,
+    pub lock_lease: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -256,6 +266,10 @@ pub fn validate(
             );
         }
     }
+    let backend = file
+        .backend
+        .as_ref()
+        .and_then(|b| validate_backend(&mut v, b));
     let problems = v.problems;
     if !problems.is_empty() {
         return Err(problems);
@@ -276,9 +290,73 @@ pub fn validate(
         node_pools,
         stack,
         budget_hourly_usd: file.budget.map(|b| b.max_hourly_usd),
+        backend,
         spans,
         origin,
     })
+}
+
+fn validate_backend(v: &mut Validator, b: &BackendFile) -> Option<BackendSpec> {
+    let lock_lease = b
+        .lock_lease
+        .as_deref()
+        .and_then(|t| match parse_duration(t) {
+            Ok(d) if d.num_seconds() >= 1 => {
+                Some(std::time::Duration::from_secs(d.num_seconds() as u64))
+            }
+            Ok(_) => {
+                v.err(
+                    "backend.lock_lease",
+                    format!("lock lease {t:?} is shorter than a second"),
+                    "write e.g. 3m".to_string(),
+                );
+                None
+            }
+            Err(msg) => {
+                v.err(
+                    "backend.lock_lease",
+                    format!("invalid lock lease {t:?}: {msg}"),
+                    "write a duration such as 90s or 3m".to_string(),
+                );
+                None
+            }
+        });
+    match (&b.s3, &b.file) {
+        (Some(s3), None) => {
+            if s3.bucket.trim().is_empty() || s3.bucket.contains('/') {
+                v.err(
+                    "backend.s3.bucket",
+                    format!("{:?} is not a bucket name", s3.bucket),
+                    "name the bucket only; put the path in `prefix`".to_string(),
+                );
+                return None;
+            }
+            let prefix = s3.prefix.as_deref().unwrap_or("").trim_matches('/');
+            let url = if prefix.is_empty() {
+                format!("s3://{}", s3.bucket)
+            } else {
+                format!("s3://{}/{prefix}", s3.bucket)
+            };
+            Some(BackendSpec {
+                url,
+                region: s3.region.clone(),
+                lock_lease,
+            })
+        }
+        (None, Some(f)) => Some(BackendSpec {
+            url: format!("file://{}", f.path),
+            region: None,
+            lock_lease,
+        }),
+        _ => {
+            v.err(
+                "backend",
+                "`backend` names exactly one of `s3` and `file`",
+                "e.g. `backend: {s3: {bucket: my-hoist-state, prefix: ml}}`".to_string(),
+            );
+            None
+        }
+    }
 }
 
 /// Check a name used in DNS labels and cloud resource names; the error is a hint with a suggestion.

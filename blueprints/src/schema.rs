@@ -38,6 +38,41 @@ pub struct BlueprintFile {
     /// Values for `{{ var.NAME }}` in string values.
     #[serde(default)]
     pub variables: BTreeMap<String, serde_json::Value>,
+    /// Where state lives (default: `.hoist/` beside the blueprint); `--backend` overrides it.
+    #[serde(default)]
+    pub backend: Option<BackendFile>,
+}
+
+/// Remote state, shared by every machine that runs this blueprint (CI jobs).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackendFile {
+    #[serde(default)]
+    pub s3: Option<S3BackendFile>,
+    /// A folder (for one machine, or a shared file system).
+    #[serde(default)]
+    pub file: Option<FileBackendFile>,
+    /// How long a remote lock lasts when its holder stops renewing it (killed), e.g. `3m`.
+    #[serde(default)]
+    pub lock_lease: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct S3BackendFile {
+    pub bucket: String,
+    /// Key prefix for this blueprint's environments, e.g. `hoist/ml-platform`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The bucket's region (else the AWS configuration's).
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileBackendFile {
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

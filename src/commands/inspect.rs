@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::EXIT_CHANGES;
 use crate::cli::{DriftArgs, FileArgs, OutputArgs, ShowArgs, StateCommand, UnlockArgs};
-use crate::engine::{drift as find_drift, DriftKind, Plan};
+use crate::engine::{drift as find_drift, DriftKind};
 use crate::ops::{load_blueprint, store, Run};
 use crate::printer::{render_plan, Printer, Style};
 
@@ -90,7 +90,7 @@ pub async fn drift(printer: Arc<Printer>, a: DriftArgs) -> anyhow::Result<u8> {
 /// Load the state of the blueprint's environment under a short lock.
 fn load_state(files: &FileArgs, operation: &str) -> anyhow::Result<Option<State>> {
     let bp = load_blueprint(&files.files())?;
-    let lock = store(&files.files(), &bp.name).lock(operation)?;
+    let lock = store(&files.files(), &bp)?.lock(operation)?;
     Ok(lock.load()?)
 }
 
@@ -101,16 +101,7 @@ fn require_state(files: &FileArgs, operation: &str) -> anyhow::Result<State> {
 
 pub fn show(printer: &Printer, a: ShowArgs) -> anyhow::Result<u8> {
     if let Some(path) = a.plan {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the saved plan {}", path.display()))?;
-        let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "{}:{}:{}: not a hoist plan file: {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            )
-        })?;
+        let plan = crate::ops::planfile::read(&path)?;
         if printer.json {
             printer.json_out(&json!({"plan": plan, "summary": plan.summary()}));
         } else {
@@ -219,7 +210,7 @@ pub fn output(printer: &Printer, a: OutputArgs) -> anyhow::Result<u8> {
 
 pub fn unlock(printer: &Printer, a: UnlockArgs) -> anyhow::Result<u8> {
     let bp = load_blueprint(&a.files.files())?;
-    let info = store(&a.files.files(), &bp.name).unlock(&a.id)?;
+    let info = store(&a.files.files(), &bp)?.unlock(&a.id)?;
     printer.out(&format!(
         "Cleared the record of the lock no run holds, last held by {info}."
     ));

@@ -1,6 +1,7 @@
 //! What each command does, in terms of the engine, the state store and the printer.
 
 mod catalog;
+mod fleet;
 mod init;
 mod inspect;
 mod kubeconfig;
@@ -29,6 +30,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::State(c) => inspect::state(&printer, c),
         Command::Output(a) => inspect::output(&printer, a),
         Command::Unlock(a) => inspect::unlock(&printer, a),
+        Command::Envs(a) => fleet::envs(&printer, a),
+        Command::Reap(a) => fleet::reap(printer, a).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "hoist", &mut std::io::stdout());
+            Ok(0)
+        }
         Command::Kubeconfig(a) => kubeconfig::kubeconfig(printer, a).await,
         Command::Schema => {
             printer.json_out(&hoist_blueprint::json_schema());

@@ -5,24 +5,23 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use serde_json::json;
 
 use super::EXIT_CHANGES;
 use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs};
-use crate::engine::{ApplyOptions, ApplyReport, Leftovers, Observer, Plan, Session, PLAN_FORMAT};
+use crate::engine::{ApplyOptions, ApplyReport, Leftovers, Observer, Plan, Session};
 use crate::ops::{check_budget, Run};
 use crate::printer::{render_plan, Printer, Style};
 
 pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
     let mut run = Run::open(&a.files.files(), "plan", printer.as_ref()).await?;
-    let plan = run.plan(a.refresh, printer.as_ref()).await?;
+    let mut plan = run.plan(a.refresh, printer.as_ref()).await?;
+    plan.backend = run.session.backend_url();
     print_plan(&printer, &plan);
     check_budget(&plan)?;
     if let Some(out) = &a.out {
-        let body = serde_json::to_vec_pretty(&plan)?;
-        std::fs::write(out, body)
-            .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+        crate::ops::planfile::write(&plan, out)?;
         printer.info(&format!(
             "\nSaved the plan to {}. Apply exactly these changes with: hoist apply {}",
             out.display(),
@@ -38,7 +37,7 @@ pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-fn print_plan(printer: &Printer, plan: &Plan) {
+pub(super) fn print_plan(printer: &Printer, plan: &Plan) {
     if printer.json {
         printer.json_out(&json!({"plan": plan, "summary": plan.summary(), "changes_present": plan.has_changes()}));
     } else {
@@ -56,6 +55,10 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
     print_plan(&printer, &plan);
     check_budget(&plan)?;
     if !plan.has_changes() {
+        if session.record_settings()? {
+            printer
+                .info("No resource changes; the environment's expiry and settings were recorded.");
+        }
         return Ok(0);
     }
     confirm(a.auto_approve, "apply")?;
@@ -69,26 +72,16 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
 }
 
 async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyhow::Result<u8> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the saved plan {}", path.display()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}:{}:{}: not a hoist plan file: {e}\n  = hint: make one with `hoist plan --out {}`",
-            path.display(),
-            e.line(),
-            e.column(),
-            path.display()
-        )
-    })?;
-    if plan.format != PLAN_FORMAT {
-        bail!("{} is a plan of format {:?}; this hoist applies {PLAN_FORMAT:?}\n  = hint: make the plan again with this hoist", path.display(), plan.format);
-    }
+    let mut plan = crate::ops::planfile::read(path)?;
     let mut session =
         crate::ops::open_saved(&a.files.files(), &plan, path, printer.as_ref()).await?;
     if !plan.has_changes() {
         printer.info("The saved plan has no changes.");
         return Ok(0);
     }
+    // The cost again, from the prices this hoist knows, before the first change.
+    crate::ops::attach_cost(&mut plan, session.state.as_ref());
+    check_budget(&plan)?;
     execute(
         &printer,
         &mut session,
@@ -99,7 +92,7 @@ async fn apply_saved(printer: Arc<Printer>, path: &Path, a: &ApplyArgs) -> anyho
 }
 
 /// Ask for a typed "yes" on a terminal; refuse to guess anywhere else.
-fn confirm(auto_approve: bool, verb: &str) -> anyhow::Result<()> {
+pub(super) fn confirm(auto_approve: bool, verb: &str) -> anyhow::Result<()> {
     if auto_approve {
         return Ok(());
     }
@@ -118,13 +111,13 @@ fn confirm(auto_approve: bool, verb: &str) -> anyhow::Result<()> {
 
 /// Run the plan with Ctrl-C handling: the first stops new work, the second exits at once.
 /// How wide and how long an apply may run (`--parallelism`, `--timeout`).
-struct Limits {
+pub(super) struct Limits {
     parallelism: Option<usize>,
     timeout: Option<std::time::Duration>,
 }
 
 impl Limits {
-    fn of(parallelism: Option<u64>, timeout: Option<std::time::Duration>) -> Self {
+    pub(super) fn of(parallelism: Option<u64>, timeout: Option<std::time::Duration>) -> Self {
         Self {
             parallelism: parallelism.map(|n| n as usize),
             timeout,
@@ -132,7 +125,7 @@ impl Limits {
     }
 }
 
-async fn execute(
+pub(super) async fn execute(
     printer: &Arc<Printer>,
     session: &mut Session,
     plan: &Plan,

@@ -3,10 +3,9 @@
 //! and traffic are not counted.
 
 use chrono::{DateTime, Utc};
-use hoist_provider::{Action, Address, Attrs};
+use hoist_provider::{Action, Address, PoolNodes};
 use hoist_state::State;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::Plan;
 
@@ -48,42 +47,41 @@ impl CostReport {
 /// Price of one node: `(instance_type, spot)` → USD/hour.
 pub type PriceOf<'a> = &'a dyn Fn(&str, bool) -> Option<f64>;
 
-/// Where a resource's nodes are described: a node pool's own attributes, or the `system_`
-/// attributes of a cluster that carries its system pool inline (AKS makes a cluster with one).
-fn pool_prefix(address: &Address, attrs: &Attrs) -> Option<&'static str> {
-    if address.kind() == "node_pool" {
-        Some("")
-    } else if attrs.contains_key("system_instance_type") {
-        Some("system_")
-    } else {
-        None
+fn pool_cost(address: &Address, nodes: PoolNodes, price: PriceOf) -> PoolCost {
+    let unit = nodes
+        .instance_type
+        .as_deref()
+        .and_then(|t| price(t, nodes.capacity == "spot"));
+    PoolCost {
+        address: address.clone(),
+        unit_hourly_usd: unit,
+        hourly_usd: unit.unwrap_or(0.0) * nodes.desired as f64,
+        max_hourly_usd: unit.unwrap_or(0.0) * nodes.max as f64,
+        nodes: nodes.desired,
+        max_nodes: nodes.max,
+        instance_type: nodes.instance_type,
+        capacity: nodes.capacity,
     }
 }
 
-fn pool_cost(address: &Address, attrs: &Attrs, prefix: &str, price: PriceOf) -> PoolCost {
-    let get = |k: &str| attrs.get(&format!("{prefix}{k}"));
-    let int = |k: &str| get(k).and_then(Value::as_u64).unwrap_or(0);
-    let capacity = get("capacity")
-        .and_then(Value::as_str)
-        .unwrap_or("on-demand")
-        .to_string();
-    let instance_type = get("instance_type")
-        .and_then(Value::as_str)
-        .map(String::from);
-    let unit = instance_type
-        .as_deref()
-        .and_then(|t| price(t, capacity == "spot"));
-    let (nodes, max_nodes) = (int("desired"), int("max"));
-    PoolCost {
-        address: address.clone(),
-        instance_type,
-        capacity,
-        unit_hourly_usd: unit,
-        nodes,
-        max_nodes,
-        hourly_usd: unit.unwrap_or(0.0) * nodes as f64,
-        max_hourly_usd: unit.unwrap_or(0.0) * max_nodes as f64,
-    }
+/// What `pools` cost per hour at their current sizes.
+pub fn hourly_of<'a>(pools: impl IntoIterator<Item = &'a PoolNodes>, price: PriceOf) -> f64 {
+    pools
+        .into_iter()
+        .filter_map(|p| {
+            Some(price(p.instance_type.as_deref()?, p.capacity == "spot")? * p.desired as f64)
+        })
+        .sum()
+}
+
+/// What the node pools `state` records cost per hour at their recorded sizes.
+pub fn hourly_now(state: &State, price: PriceOf) -> f64 {
+    let pools: Vec<PoolNodes> = state
+        .resources
+        .values()
+        .filter_map(|r| PoolNodes::of(&r.address, &r.attrs))
+        .collect();
+    hourly_of(&pools, price)
 }
 
 /// Estimate the cost of `plan` applied to `state`.
@@ -93,19 +91,7 @@ pub fn estimate(
     price: PriceOf,
     now: DateTime<Utc>,
 ) -> CostReport {
-    let current: f64 = state
-        .iter()
-        .flat_map(|s| s.resources.values())
-        .filter_map(|r| {
-            Some(pool_cost(
-                &r.address,
-                &r.attrs,
-                pool_prefix(&r.address, &r.attrs)?,
-                price,
-            ))
-        })
-        .map(|p| p.hourly_usd)
-        .sum();
+    let current = state.map_or(0.0, |s| hourly_now(s, price));
     let changes: std::collections::HashMap<&Address, &hoist_provider::Change> = plan
         .changes
         .iter()
@@ -114,9 +100,9 @@ pub fn estimate(
         .collect();
     let mut pools = Vec::new();
     for config in &plan.desired {
-        let Some(prefix) = pool_prefix(&config.address, &config.attrs) else {
+        if PoolNodes::of(&config.address, &config.attrs).is_none() {
             continue;
-        };
+        }
         let live = state
             .and_then(|s| s.resources.get(&config.address))
             .map(|r| &r.attrs);
@@ -124,7 +110,9 @@ pub fn estimate(
             Some(c) if c.action != Action::NoOp => c.after.as_ref().unwrap_or(&config.attrs),
             _ => live.unwrap_or(&config.attrs),
         };
-        pools.push(pool_cost(&config.address, attrs, prefix, price));
+        if let Some(nodes) = PoolNodes::of(&config.address, attrs) {
+            pools.push(pool_cost(&config.address, nodes, price));
+        }
     }
     let hourly: f64 = pools.iter().map(|p| p.hourly_usd).sum();
     let max_hourly: f64 = pools.iter().map(|p| p.max_hourly_usd).sum();

@@ -104,6 +104,14 @@ pub struct Session {
 
 impl Session {
     /// Lock the environment, load its state, and finish what an interrupted run left in the journal.
+    /// The remote backend the state is in (`s3://bucket/prefix`), if it is remote.
+    pub fn backend_url(&self) -> Option<String> {
+        match self.lock.store().backend() {
+            hoist_state::Backend::Remote(r) => Some(r.location()),
+            hoist_state::Backend::Dir(_) => None,
+        }
+    }
+
     pub async fn open(
         store: &Store,
         operation: &str,
@@ -202,6 +210,24 @@ impl Session {
             others,
             skipped,
         })
+    }
+
+    /// Record the environment's expiry and settings when they changed without any resource
+    /// changing (a new `ttl`, budget or tags): `envs` and `reap` read them from state.
+    pub fn record_settings(&mut self) -> anyhow::Result<bool> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(false);
+        };
+        let expires_at = self.env.expires_at(state.created_at);
+        let settings = serde_json::to_value(&self.env).ok();
+        if state.expires_at == expires_at && state.settings == settings {
+            return Ok(false);
+        }
+        state.expires_at = expires_at;
+        state.settings = settings;
+        state.serial += 1;
+        self.lock.save(state)?;
+        Ok(true)
     }
 
     /// The state to apply onto: the existing one, or a fresh one for a new environment.

@@ -42,6 +42,10 @@ pub struct Plan {
     /// Records of a provider whose source is gone: forgotten, since nothing can reach them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<Dropped>,
+    /// The state backend the plan was made against, when remote (`s3://bucket/prefix`):
+    /// where `hoist apply PLAN` on another machine finds the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 /// A record dropped from state without a call: what made it is gone.
@@ -172,6 +176,7 @@ impl Session {
             adopted: found.adopted,
             orphans: found.orphans,
             dropped,
+            backend: None,
         })
     }
 

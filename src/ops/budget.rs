@@ -1,14 +1,29 @@
 //! What a plan costs, and the budget gate that refuses a plan over budget.
 
-/// Price the plan's node pools from the cloud's catalog (spot as spot, where published).
-pub fn attach_cost(plan: &mut crate::engine::Plan, state: Option<&hoist_state::State>) {
-    let catalog = hoist_catalog::Catalog::of(&plan.env.cloud).ok();
-    let region = plan.env.region.clone();
-    let price = move |ty: &str, spot: bool| {
+/// One node's price in `region` of `cloud` from the catalog (spot as spot, where published).
+fn price_in(cloud: &str, region: &str) -> impl Fn(&str, bool) -> Option<f64> {
+    let catalog = hoist_catalog::Catalog::of(cloud).ok();
+    let region = region.to_string();
+    move |ty: &str, spot: bool| {
         catalog?
             .instance(ty, &region)
             .map(|o| o.hourly(spot).unwrap_or(o.price))
-    };
+    }
+}
+
+/// What an environment's node pools cost per hour now, from its state.
+pub fn hourly_now(state: &hoist_state::State) -> f64 {
+    crate::engine::cost::hourly_now(state, &price_in(&state.provider, &state.region))
+}
+
+/// What `pools` of an environment in `region` of `cloud` cost per hour.
+pub fn hourly_of(cloud: &str, region: &str, pools: &[hoist_provider::PoolNodes]) -> f64 {
+    crate::engine::cost::hourly_of(pools, &price_in(cloud, region))
+}
+
+/// Price the plan's node pools from the cloud's catalog (spot as spot, where published).
+pub fn attach_cost(plan: &mut crate::engine::Plan, state: Option<&hoist_state::State>) {
+    let price = price_in(&plan.env.cloud, &plan.env.region);
     plan.cost = Some(crate::engine::cost::estimate(
         plan,
         state,

@@ -3,10 +3,13 @@
 //! plan with cost and the budget gate. Commands translate their arguments into one of these
 //! calls, as cargo's commands call its `ops`.
 
-mod budget;
+pub mod backend;
+pub(crate) mod budget;
 pub mod clouds;
+pub mod fleet;
+pub mod planfile;
 
-pub use budget::{attach_cost, check_budget};
+pub use budget::{attach_cost, check_budget, hourly_now};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,8 @@ pub struct Files {
     pub blueprint: PathBuf,
     /// Default: `.hoist/` beside the blueprint.
     pub state_dir: Option<PathBuf>,
+    /// A backend URL given on the command line, over the blueprint's.
+    pub backend: Option<String>,
 }
 
 /// Decisions made while resolving accelerators, each about one resource, shown with the plan.
@@ -37,13 +42,9 @@ pub fn load_blueprint(files: &Files) -> anyhow::Result<Blueprint> {
     Ok(hoist_blueprint::load(&files.blueprint, &env_vars())?)
 }
 
-/// The state store for `env`: `state_dir`, else `.hoist/` beside the blueprint.
-pub fn store(files: &Files, env: &str) -> Store {
-    let dir = files
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| beside(&files.blueprint).join(".hoist"));
-    Store::new(dir, env).with_marks(data_dir().join("lineages"))
+/// The state store of the blueprint's environment, in its backend (see [`backend`]).
+pub fn store(files: &Files, blueprint: &Blueprint) -> anyhow::Result<Store> {
+    Ok(backend::open(files, blueprint.backend.as_ref())?.store(&blueprint.name))
 }
 
 /// hoist's per-user data: `$HOIST_DATA_DIR`, else the XDG data directory.
@@ -170,7 +171,7 @@ impl Run {
     ) -> anyhow::Result<Run> {
         let blueprint = load_blueprint(files)?;
         let env = EnvSettings::from_blueprint(&blueprint);
-        let store = store(files, &blueprint.name);
+        let store = store(files, &blueprint)?;
         // The state is read (without the lock, touching nothing) while the blueprint expands.
         let (expansion, peeked) = std::thread::scope(|s| {
             let peek = s.spawn(|| store.peek());
@@ -236,14 +237,11 @@ pub async fn open_saved(
     observer: &dyn Observer,
 ) -> anyhow::Result<Session> {
     let providers = clouds::providers(&plan.env).await?;
-    let session = Session::open(
-        &store(files, &plan.env.name),
-        "apply",
-        plan.env.clone(),
-        providers,
-        observer,
-    )
-    .await?;
+    // The backend the plan was made against, unless the command line names one.
+    let mut files = files.clone();
+    files.backend = files.backend.or_else(|| plan.backend.clone());
+    let store = backend::open(&files, None)?.store(&plan.env.name);
+    let session = Session::open(&store, "apply", plan.env.clone(), providers, observer).await?;
     let (lineage, serial) = (
         session.state.as_ref().map(|s| s.lineage.clone()),
         session.state.as_ref().map(|s| s.serial),

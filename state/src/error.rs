@@ -50,6 +50,15 @@ pub enum StateError {
         given: String,
         held: String,
     },
+    #[error("{location}: {error}\n  = hint: check the backend's credentials and that the bucket exists; nothing was changed by this call")]
+    Remote {
+        location: String,
+        error: hoist_provider::StoreError,
+    },
+    #[error("state {} was written by another run since this one read it; this run's state was not saved over it\n  = hint: the journal keeps this run's steps; run the command again to recover them into the new state", path.display())]
+    StateMoved { path: PathBuf },
+    #[error("this run lost its lock on {}: its lease lapsed or it was broken with `hoist unlock`, and another run may hold it now\n  = hint: nothing more is saved by this run; its steps are in the journal for the next run to recover", path.display())]
+    LockLost { path: PathBuf },
     #[error("journal {}:{line} is corrupt: {message}\n  = hint: the journal records an interrupted run; move it aside only after checking the cloud by hand", path.display())]
     CorruptJournal {
         path: PathBuf,

@@ -8,7 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use hoist_provider::{Address, Attrs, ResourceState};
+use hoist_provider::{Address, Attrs, ObjectStore, ResourceState};
 use serde::{Deserialize, Serialize};
 
 use crate::error::io;
@@ -73,18 +73,26 @@ pub struct Pending {
 /// every entry written before it, so concurrent steps waiting on their intents share it (the
 /// engine runs one sync at a time for them). Other entries only save the next run a lookup by
 /// token, and are made durable by the next sync.
+///
+/// In a remote backend the journal is one object beside the state: entries are kept in
+/// memory as written, and a sync uploads them all (the holder of the lock is its only writer).
 #[derive(Debug)]
 pub struct Journal {
+    /// The file, or for a remote journal where it is, for messages.
     path: PathBuf,
     file: Mutex<Writer>,
     /// The highest sequence number known durable; held while syncing, so one sync runs at once.
     synced: Mutex<u64>,
     syncs: std::sync::atomic::AtomicU64,
+    remote: Option<(Arc<dyn ObjectStore>, String)>,
 }
 
 #[derive(Debug, Default)]
 struct Writer {
     file: Option<Arc<std::fs::File>>,
+    /// A remote journal's entries so far, and whether those of the stored journal are in.
+    lines: Vec<u8>,
+    loaded: bool,
     /// Sequence number of the last entry written.
     written: u64,
 }
@@ -96,6 +104,21 @@ impl Journal {
             file: Mutex::new(Writer::default()),
             synced: Mutex::new(0),
             syncs: Default::default(),
+            remote: None,
+        }
+    }
+
+    /// The journal at `key` of `store` (`location` names it in messages).
+    pub(crate) fn remote(store: Arc<dyn ObjectStore>, key: String, location: PathBuf) -> Self {
+        let mut j = Self::new(location);
+        j.remote = Some((store, key));
+        j
+    }
+
+    fn remote_error(&self, error: hoist_provider::StoreError) -> StateError {
+        StateError::Remote {
+            location: self.path.display().to_string(),
+            error,
         }
     }
 
@@ -105,6 +128,16 @@ impl Journal {
         let mut line = serde_json::to_vec(entry).expect("journal entry serializes");
         line.push(b'\n');
         let mut w = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if self.remote.is_some() {
+            if !w.loaded {
+                // Entries of an interrupted run not yet cleared stay ahead of this run's.
+                w.lines = self.read_bytes()?;
+                w.loaded = true;
+            }
+            w.lines.extend_from_slice(&line);
+            w.written += 1;
+            return Ok(w.written);
+        }
         if w.file.is_none() {
             let f = OpenOptions::new()
                 .create(true)
@@ -127,14 +160,21 @@ impl Journal {
     /// returns the sequence number now durable.
     pub fn sync_all(&self) -> Result<u64, StateError> {
         let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
-        let (file, target) = {
+        let (file, target, lines) = {
             let w = self.file.lock().unwrap_or_else(|e| e.into_inner());
-            (w.file.clone(), w.written)
+            let lines = self.remote.as_ref().map(|_| w.lines.clone());
+            (w.file.clone(), w.written, lines)
         };
         if *synced >= target {
             return Ok(*synced);
         }
-        if let Some(f) = file {
+        if let (Some((store, key)), Some(lines)) = (&self.remote, lines) {
+            store
+                .put(key, &lines, hoist_provider::Precondition::None)
+                .map_err(|e| self.remote_error(e))?;
+            self.syncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else if let Some(f) = file {
             f.sync_data().map_err(io(&self.path))?;
             self.syncs
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -148,19 +188,29 @@ impl Journal {
         self.syncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The journal's bytes as stored (none when there is no journal).
+    fn read_bytes(&self) -> Result<Vec<u8>, StateError> {
+        if let Some((store, key)) = &self.remote {
+            return Ok(store
+                .get(key)
+                .map_err(|e| self.remote_error(e))?
+                .map(|o| o.bytes)
+                .unwrap_or_default());
+        }
+        match std::fs::read(&self.path) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(StateError::Io {
+                path: self.path.clone(),
+                error: e,
+            }),
+        }
+    }
+
     /// The entries of an interrupted run. A torn last line (the crash hit mid-write, maybe
     /// inside a multi-byte character) is dropped; damage anywhere else is an error.
     pub fn read(&self) -> Result<Vec<JournalEntry>, StateError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(StateError::Io {
-                    path: self.path.clone(),
-                    error: e,
-                })
-            }
-        };
+        let bytes = self.read_bytes()?;
         let complete = bytes.ends_with(b"\n");
         let lines: Vec<&[u8]> = bytes
             .split(|b| *b == b'\n')
@@ -188,7 +238,16 @@ impl Journal {
 
     /// Forget the journal once its entries are in the state file.
     pub fn clear(&self) -> Result<(), StateError> {
-        self.file.lock().unwrap_or_else(|e| e.into_inner()).file = None;
+        let mut w = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        w.file = None;
+        if let Some((store, key)) = &self.remote {
+            store.delete(key, None).map_err(|e| self.remote_error(e))?;
+            // What is written next starts a new journal (nothing older is left to keep).
+            w.lines.clear();
+            w.loaded = true;
+            return Ok(());
+        }
+        drop(w);
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),

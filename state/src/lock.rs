@@ -1,4 +1,4 @@
-//! One run per environment. Liveness is a kernel lock (`flock`) held on `ENV.lock` for the
+//! One run per environment. In a folder, liveness is a kernel lock (`flock`) held on `ENV.lock` for the
 //! whole run: the kernel releases it when the holder exits, however it exits (kill -9
 //! included), and a run in another PID namespace or container on the same host sees it held.
 //! Pids, hostnames and boot ids are only written beside it (`ENV.lock.json`) to say who holds
@@ -31,20 +31,72 @@ pub struct LockInfo {
     pub boot_id: Option<String>,
     pub operation: String,
     pub created_at: DateTime<Utc>,
+    /// The CI run holding it, when a CI's variables say (`github:owner/repo/actions/runs/ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_run: Option<String>,
+    /// A remote lock's lease: it lapses `lease_seconds` after `renewed_at` unless renewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_at: Option<DateTime<Utc>>,
+}
+
+impl LockInfo {
+    /// Who this process is, about to take a lock for `operation`.
+    pub(crate) fn for_this_process(operation: &str) -> LockInfo {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            host: hostname(),
+            pid: std::process::id(),
+            boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
+            operation: operation.into(),
+            created_at: Utc::now(),
+            ci_run: ci_run(),
+            lease_seconds: None,
+            renewed_at: None,
+        }
+    }
+
+    /// When a remote lock's lease lapses (`None`: a local lock, which lasts while its holder
+    /// lives).
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        let lease = chrono::Duration::seconds(self.lease_seconds? as i64);
+        Some(self.renewed_at.unwrap_or(self.created_at) + lease)
+    }
+}
+
+/// The CI run this process is part of, from the variables GitHub Actions, GitLab CI,
+/// Buildkite and CircleCI set.
+fn ci_run() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let (Some(repo), Some(run)) = (var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+        let server = var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
+        return Some(format!("{server}/{repo}/actions/runs/{run}"));
+    }
+    var("CI_JOB_URL")
+        .or_else(|| var("BUILDKITE_BUILD_URL"))
+        .or_else(|| var("CIRCLE_BUILD_URL"))
 }
 
 impl fmt::Display for LockInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "`{}` by {}@{} (pid {}) since {}, lock id {}",
+            "`{}` by {}@{} (pid {}) since {}",
             self.operation,
             self.user,
             self.host,
             self.pid,
             self.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            self.id
-        )
+        )?;
+        if let Some(run) = &self.ci_run {
+            write!(f, " in CI run {run}")?;
+        }
+        if let Some(at) = self.expires_at() {
+            write!(f, ", lease until {}", at.format("%H:%M:%S UTC"))?;
+        }
+        write!(f, ", lock id {}", self.id)
     }
 }
 
@@ -67,8 +119,15 @@ fn hostname() -> String {
 pub struct Lock {
     store: Store,
     info: LockInfo,
+    held: Held,
+}
+
+#[derive(Debug)]
+enum Held {
     /// The open lock file: the kernel lock lives as long as it does.
-    _held: File,
+    File(#[allow(dead_code)] File),
+    /// The lock object and the thread that renews its lease.
+    Lease(crate::remote::Lease),
 }
 
 /// Try to take the kernel lock on `file`; `false` when another open file holds it.
@@ -96,21 +155,22 @@ fn open_lock_file(path: &Path) -> std::io::Result<File> {
 
 impl Lock {
     pub(crate) fn acquire(store: Store, operation: &str) -> Result<Lock, StateError> {
+        if let Some(remote) = store.remote().cloned() {
+            let (info, lease) = crate::remote::acquire(&store, remote, operation)?;
+            return Ok(Lock {
+                store,
+                info,
+                held: Held::Lease(lease),
+            });
+        }
+        let dir = store.dir().expect("a local store").to_path_buf();
         let path = store.lock_path();
-        std::fs::create_dir_all(store.dir()).map_err(io(store.dir()))?;
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let file = open_lock_file(&path).map_err(io(&path))?;
         if !try_lock(&file).map_err(io(&path))? {
             return Err(locked_error(&store));
         }
-        let info = LockInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            host: hostname(),
-            pid: std::process::id(),
-            boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
-            operation: operation.into(),
-            created_at: Utc::now(),
-        };
+        let info = LockInfo::for_this_process(operation);
         // Written whole or not at all; on failure (a full disk) the lock is released with
         // `file` and nothing is left behind that could block the next run.
         let body = serde_json::to_vec_pretty(&info).expect("lock info serializes");
@@ -122,7 +182,7 @@ impl Lock {
         Ok(Lock {
             store,
             info,
-            _held: file,
+            held: Held::File(file),
         })
     }
 
@@ -136,13 +196,20 @@ impl Lock {
 
     /// The current state, or `None` for an environment never applied.
     pub fn load(&self) -> Result<Option<State>, StateError> {
-        Ok(self.store.peek()?.state)
+        match &self.held {
+            Held::Lease(lease) => lease.load(&self.store),
+            Held::File(_) => Ok(self.store.peek()?.state),
+        }
     }
 
     /// The state `peeked` read without the lock, when the file is still the one it read
     /// (every write replaces the file, so an unchanged identity means unchanged content);
     /// else read again, now under the lock.
     pub fn load_peeked(&self, peeked: Peeked) -> Result<Option<State>, StateError> {
+        if let Held::Lease(lease) = &self.held {
+            // A remote state is read again under the lock: the read is the check.
+            return lease.load(&self.store);
+        }
         if peeked.stamp.is_some() && stamp(&self.store.state_path()) == peeked.stamp {
             return Ok(peeked.state);
         }
@@ -151,6 +218,11 @@ impl Lock {
 
     /// Write `state` atomically, keeping the previous file as the backup.
     pub fn save(&self, state: &State) -> Result<(), StateError> {
+        if let Held::Lease(lease) = &self.held {
+            lease.save(&self.store, state)?;
+            self.store.mark_serial(&state.lineage, state.serial);
+            return Ok(());
+        }
         let path = self.store.state_path();
         let backup = self.store.backup_path();
         if path.exists() {
@@ -167,15 +239,29 @@ impl Lock {
     }
 
     pub fn journal(&self) -> Journal {
-        Journal::new(self.store.journal_path())
+        match &self.held {
+            Held::Lease(lease) => Journal::remote(
+                lease.store(),
+                self.store.key(".journal"),
+                self.store.journal_path(),
+            ),
+            Held::File(_) => Journal::new(self.store.journal_path()),
+        }
     }
 }
 
 /// State read without the lock, with the identity of the file it came from.
 #[derive(Debug)]
 pub struct Peeked {
-    state: Option<State>,
+    pub(crate) state: Option<State>,
     stamp: Option<Stamp>,
+}
+
+impl Peeked {
+    /// The state read, or `None` for an environment never applied.
+    pub fn state(&self) -> Option<&State> {
+        self.state.as_ref()
+    }
 }
 
 /// A file's identity and version: device, inode, size and change time.
@@ -191,6 +277,10 @@ impl crate::Store {
     /// Read the state without taking the lock (files are replaced whole, so a read is never
     /// torn), to overlap the read with other work; [`Lock::load_peeked`] confirms it.
     pub fn peek(&self) -> Result<Peeked, StateError> {
+        if let Some(remote) = self.remote() {
+            let state = crate::remote::read_state(self, remote)?;
+            return Ok(Peeked { state, stamp: None });
+        }
         let path = self.state_path();
         let stamp = stamp(&path);
         let text = match std::fs::read_to_string(&path) {
@@ -198,7 +288,16 @@ impl crate::Store {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Peeked { state: None, stamp }),
             Err(e) => return Err(StateError::Io { path, error: e }),
         };
-        let state = State::parse(&path, &self.backup_path(), &text)?;
+        Ok(Peeked {
+            state: Some(self.parse_state(&text)?),
+            stamp,
+        })
+    }
+
+    /// A state's text, checked to be this environment's.
+    pub(crate) fn parse_state(&self, text: &str) -> Result<State, StateError> {
+        let path = self.state_path();
+        let state = State::parse(&path, &self.backup_path(), text)?;
         if state.environment != self.env() {
             return Err(StateError::WrongEnvironment {
                 path,
@@ -206,15 +305,16 @@ impl crate::Store {
                 expected: self.env().into(),
             });
         }
-        Ok(Peeked {
-            state: Some(state),
-            stamp,
-        })
+        Ok(state)
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
+        // A lease is given back by its own drop.
+        if matches!(self.held, Held::Lease(_)) {
+            return;
+        }
         // The record goes while the kernel lock is still held, so it never names a later run.
         let path = self.store.lock_info_path();
         if read_info(&path).is_some_and(|held| held.id == self.info.id) {
@@ -236,6 +336,18 @@ fn unknown_holder() -> LockInfo {
         boot_id: None,
         operation: "unknown".into(),
         created_at: Utc::now(),
+        ci_run: None,
+        lease_seconds: None,
+        renewed_at: None,
+    }
+}
+
+/// Who holds a local lock: its record, when a live run holds the kernel lock.
+pub(crate) fn holder(store: &Store) -> Option<LockInfo> {
+    let file = File::open(store.lock_path()).ok()?;
+    match try_lock(&file) {
+        Ok(false) => Some(read_info(&store.lock_info_path()).unwrap_or_else(unknown_holder)),
+        _ => None,
     }
 }
 

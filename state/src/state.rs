@@ -33,6 +33,10 @@ pub struct State {
     pub deposed: Vec<ResourceState>,
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
+    /// The environment's settings as last applied (cloud options, ttl, tags, budget): what
+    /// `reap` needs to destroy it without its blueprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Value>,
 }
 
 impl State {
@@ -49,6 +53,7 @@ impl State {
             resources: BTreeMap::new(),
             deposed: Vec::new(),
             outputs: BTreeMap::new(),
+            settings: None,
         }
     }
 

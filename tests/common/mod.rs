@@ -79,6 +79,17 @@ impl TestContext {
         }
     }
 
+    /// Another CI job: a fresh working directory (no `.hoist/`) on the same simulated cloud,
+    /// with this context's environment.
+    pub fn job(&self) -> TestContext {
+        let mut job = TestContext::new();
+        job.latency = self.latency;
+        job.env = self.env.clone();
+        job.env
+            .push(("HOIST_SIM_DIR".into(), self.sim_dir().display().to_string()));
+        job
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -115,6 +126,8 @@ impl TestContext {
             .env("HOIST_SIM_LATENCY", self.latency)
             .env("NO_COLOR", "1")
             .env_remove("HOIST_STATE_DIR")
+            .env_remove("HOIST_BACKEND")
+            .env_remove("HOIST_LOCK_LEASE")
             .env_remove("HOIST_FAILPOINT")
             .stdin(Stdio::null());
         for (k, v) in &self.env {
@@ -156,7 +169,13 @@ impl TestContext {
             .env("HOIST_FAILPOINT", point)
             .output()
             .expect("hoist runs");
-        assert_eq!(r.status.code(), None, "{point}: killed");
+        assert_eq!(
+            r.status.code(),
+            None,
+            "{point}: killed\n{}{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
     }
 
     /// Start an apply and kill -9 it once `sent` says the call it waits for was made.

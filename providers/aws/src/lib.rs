@@ -32,6 +32,7 @@ macro_rules! every {
 pub(crate) use {every, send};
 
 mod asg;
+mod backend;
 mod ec2;
 mod eks;
 mod errors;
@@ -449,6 +450,18 @@ impl hoist_provider::Cloud for AwsModel {
         Ok(std::sync::Arc::new(
             AwsProvider::connect(&settings.region, profile).await?,
         ))
+    }
+
+    fn backend_schemes(&self) -> &'static [&'static str] {
+        &["s3"]
+    }
+
+    /// State in S3, with the standard credential chain and `AWS_ENDPOINT_URL`.
+    fn open_backend(
+        &self,
+        url: &hoist_provider::BackendUrl,
+    ) -> Result<std::sync::Arc<dyn hoist_provider::ObjectStore>, ProviderError> {
+        backend::S3Store::open(url)
     }
 
     /// Tokens from `aws eks get-token`, with the blueprint's profile.

@@ -6,6 +6,7 @@
 //! and lets the engine be tested against the simulated cloud alone.
 
 mod address;
+mod backend;
 mod change;
 mod cidr;
 mod cluster_api;
@@ -18,6 +19,7 @@ mod spec;
 mod step;
 
 pub use address::{Address, AddressError};
+pub use backend::{BackendUrl, ObjectStore, Precondition, StoreError, StoredObject};
 pub use change::{Action, Change, FieldDiff, ReplaceOrder};
 pub use cidr::{bits_for, Ipv4Cidr};
 pub use cluster_api::exec_kubeconfig;
@@ -30,7 +32,8 @@ pub use provider::{
 };
 pub use reference::{display_unknown, output_ref, references, resolve_refs, UNKNOWN};
 pub use resource::{
-    Attrs, CloudResource, Lifecycle, Listing, Observed, Ownership, ResourceConfig, ResourceState,
+    Attrs, CloudResource, Lifecycle, Listing, Observed, Ownership, PoolNodes, ResourceConfig,
+    ResourceState,
 };
 pub use spec::{
     gpu_operator_node_labels, AcceleratorInfo, AccessGrant, AccessRole, Addons, ArtifactStore,

@@ -181,6 +181,23 @@ pub trait Cloud: CloudModel {
         let _ = (env, cluster, settings);
         None
     }
+
+    /// The URL schemes of the state backends this cloud serves (`s3`).
+    fn backend_schemes(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Open the state backend at `url` (one of [`Cloud::backend_schemes`]) with the cloud's
+    /// standard credentials. Blocking, as the state layer is.
+    fn open_backend(
+        &self,
+        url: &crate::BackendUrl,
+    ) -> Result<Arc<dyn crate::ObjectStore>, ProviderError> {
+        Err(ProviderError::Invalid(format!(
+            "{} serves no state backend for {url}",
+            self.name()
+        )))
+    }
 }
 
 /// A provider that can only be made once another resource of the same run exists: the

@@ -250,3 +250,40 @@ impl Listing {
         self.skipped.extend(other.skipped);
     }
 }
+
+/// The nodes a resource runs: what a bill and a listing count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolNodes {
+    pub instance_type: Option<String>,
+    /// `spot` or `on-demand`.
+    pub capacity: String,
+    pub desired: u64,
+    pub max: u64,
+}
+
+impl PoolNodes {
+    /// A node pool's nodes, or those of the system pool a cluster carries inline (its
+    /// `system_` attributes: AKS makes a cluster with one); `None` for anything else.
+    pub fn of(address: &Address, attrs: &Attrs) -> Option<PoolNodes> {
+        let prefix = if address.kind() == "node_pool" {
+            ""
+        } else if attrs.contains_key("system_instance_type") {
+            "system_"
+        } else {
+            return None;
+        };
+        let get = |k: &str| attrs.get(&format!("{prefix}{k}"));
+        let int = |k: &str| get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        Some(PoolNodes {
+            instance_type: get("instance_type")
+                .and_then(|v| v.as_str())
+                .map(String::from),
+            capacity: get("capacity")
+                .and_then(|v| v.as_str())
+                .unwrap_or("on-demand")
+                .to_string(),
+            desired: int("desired"),
+            max: int("max"),
+        })
+    }
+}

@@ -209,6 +209,7 @@ impl Session {
     ) -> anyhow::Result<ApplyReport> {
         let mut state = self.state_or_new();
         state.expires_at = self.env.expires_at(state.created_at);
+        state.settings = serde_json::to_value(&self.env).ok();
         if self.state.is_none() {
             // Make the lineage durable before anything carries it as a tag.
             self.lock.save(&state)?;

@@ -1,0 +1,241 @@
+//! hoist in CI on the simulated cloud with a `file://` backend: "CI jobs" are fresh working
+//! directories sharing nothing but the backend (and the cloud). Plan in one job and apply
+//! the saved plan in another; a stale or edited plan is refused; `envs` lists a backend;
+//! `reap` destroys exactly the expired environments, each once, even with two reapers.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{blueprint, TestContext};
+use serde_json::Value;
+
+/// A CI setup: the cloud and the backend every job shares.
+struct Ci {
+    cloud: TestContext,
+    backend: String,
+}
+
+impl Ci {
+    fn new() -> Ci {
+        let cloud = TestContext::new();
+        let backend = format!("file://{}", cloud.path("backend").display());
+        Ci { cloud, backend }
+    }
+
+    /// A job with the blueprint checked out and the backend in `HOIST_BACKEND`.
+    fn job(&self, blueprint: &str) -> TestContext {
+        let mut job = self.cloud.job();
+        job.env.push(("HOIST_BACKEND".into(), self.backend.clone()));
+        job.write("hoist.yaml", blueprint);
+        job
+    }
+
+    /// Every file of the backend, by name, with its content.
+    fn files(&self) -> BTreeMap<String, String> {
+        let dir = self.cloud.path("backend");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return BTreeMap::new();
+        };
+        entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                Some((
+                    e.file_name().into_string().ok()?,
+                    std::fs::read_to_string(e.path()).ok()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Move an environment's expiry into the past, as the clock would.
+    fn expire(&self, env: &str) {
+        let path = self.cloud.path("backend").join(format!("{env}.state.json"));
+        let mut state: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        state["expires_at"] =
+            Value::String((chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339());
+        std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    }
+
+    fn serial(&self, env: &str) -> u64 {
+        let text = &self.files()[&format!("{env}.state.json")];
+        serde_json::from_str::<Value>(text).unwrap()["serial"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+#[test]
+fn a_plan_made_in_one_job_is_applied_in_another_and_a_stale_or_edited_plan_is_refused() {
+    let ci = Ci::new();
+    let bp = blueprint("pr-1", "A100:1", 0, 1, 2);
+    let plan_job = ci.job(&bp);
+    plan_job.expect(&["plan", "--out", "plan.hoist"], 0);
+    let artifact = std::fs::read_to_string(plan_job.path("plan.hoist")).unwrap();
+
+    let apply_job = ci.job(&bp);
+    apply_job.write("plan.hoist", &artifact);
+    let r = apply_job.expect(&["apply", "plan.hoist"], 0);
+    assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
+    assert!(
+        !apply_job.path(".hoist").exists() && !plan_job.path(".hoist").exists(),
+        "state is in the backend only"
+    );
+    assert_eq!(
+        apply_job.inventory("pr-1").len(),
+        plan_job.inventory("pr-1").len()
+    );
+    assert!(!apply_job.inventory("pr-1").is_empty());
+    let serial = ci.serial("pr-1");
+
+    // A plan saved before another job's apply is refused.
+    let grown = bp.replace("    max: 2\n", "    max: 3\n");
+    let early = ci.job(&grown);
+    early.expect(&["plan", "--out", "plan.hoist"], 0);
+    ci.job(&bp.replace("    max: 2\n", "    max: 4\n"))
+        .expect(&["apply", "--auto-approve"], 0);
+    let late = ci.job(&grown);
+    late.write(
+        "plan.hoist",
+        &std::fs::read_to_string(early.path("plan.hoist")).unwrap(),
+    );
+    let r = late.expect(&["apply", "plan.hoist"], 1);
+    assert!(r.stderr.contains("is stale"), "{}", r.stderr);
+
+    // A plan edited by hand (a max past the budget) or cut short is refused, changing nothing.
+    let fresh = ci.job(&grown);
+    fresh.expect(&["plan", "--out", "plan.hoist"], 0);
+    let saved = std::fs::read_to_string(fresh.path("plan.hoist")).unwrap();
+    assert!(saved.contains("\"max\": 3"), "the plan grows the pool to 3");
+    let serial = ci.serial("pr-1").max(serial);
+    let edited = ci.job(&grown);
+    edited.write("plan.hoist", &saved.replace("\"max\": 3", "\"max\": 300"));
+    let r = edited.expect(&["apply", "plan.hoist"], 1);
+    assert!(
+        r.stderr.contains("was changed after it was made"),
+        "{}",
+        r.stderr
+    );
+    edited.write("plan.hoist", &saved[..saved.len() / 2]);
+    let r = edited.expect(&["apply", "plan.hoist"], 1);
+    assert!(
+        r.stderr.contains("not a whole hoist plan file"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(ci.serial("pr-1"), serial, "nothing was applied");
+    let show = edited.expect(&["show", "--json"], 0);
+    assert!(show.stdout.contains("\"max\": 4"), "{}", show.stdout);
+}
+
+fn envs(job: &TestContext) -> Vec<Value> {
+    let r = job.expect(&["envs", "--json"], 0);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    v["environments"].as_array().unwrap().clone()
+}
+
+#[test]
+fn envs_lists_the_backend_and_reap_destroys_exactly_the_expired_each_once() {
+    let ci = Ci::new();
+    let with_ttl = |name: &str, ttl: &str| {
+        let bp = blueprint(name, "A100:1", 0, 1, 1);
+        if ttl.is_empty() {
+            bp
+        } else {
+            bp.replace("provider:", &format!("ttl: {ttl}\nprovider:"))
+        }
+    };
+    for (name, ttl) in [
+        ("old-1", "1h"),
+        ("old-2", "1h"),
+        ("old-3", "1h"),
+        ("live", "8h"),
+        ("kept", ""),
+    ] {
+        ci.job(&with_ttl(name, ttl))
+            .expect(&["apply", "--auto-approve"], 0);
+    }
+    for old in ["old-1", "old-2", "old-3"] {
+        ci.expire(old);
+    }
+    let reaper = ci.job("");
+    let listed = envs(&reaper);
+    let names: Vec<&str> = listed.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["kept", "live", "old-1", "old-2", "old-3"]);
+    let expired: Vec<&str> = listed
+        .iter()
+        .filter(|e| e["expired"] == true)
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(expired, ["old-1", "old-2", "old-3"]);
+    assert!(listed
+        .iter()
+        .all(|e| e["cloud"] == "sim" && e["resources"].as_u64() > Some(0)));
+    assert!(
+        listed.iter().all(|e| e["hourly_usd"].as_f64() > Some(0.0)),
+        "{listed:?}"
+    );
+    let text = reaper.expect(&["envs"], 0).stdout;
+    assert!(
+        text.contains("expired") && text.contains("in 7h") && text.contains("never"),
+        "{text}"
+    );
+
+    // A dry run changes nothing: not the backend, not the cloud.
+    let before = (ci.files(), reaper.inventory("old-1"));
+    let r = reaper.expect(&["reap", "--dry-run"], 0);
+    assert!(
+        r.stdout.contains("old-1") && r.stdout.contains("nothing was changed"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!((ci.files(), reaper.inventory("old-1")), before);
+
+    // Two reapers at once: every expired environment is destroyed, by exactly one of them.
+    let a = reaper.spawn(&["reap", "--auto-approve"], &[]);
+    let b = reaper.spawn(&["reap", "--auto-approve"], &[]);
+    let outputs: Vec<String> = [a, b]
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert_eq!(o.status.code(), Some(0), "{text}");
+            text
+        })
+        .collect();
+    for name in ["old-1", "old-2", "old-3"] {
+        let by: usize = outputs
+            .iter()
+            .map(|o| o.matches(&format!("Reaped {name}.")).count())
+            .sum();
+        assert_eq!(by, 1, "{name} reaped once: {outputs:#?}");
+        assert!(reaper.inventory(name).is_empty(), "{name} is gone");
+    }
+    assert!(!reaper.inventory("live").is_empty() && !reaper.inventory("kept").is_empty());
+    let r = reaper.expect(&["reap", "--auto-approve"], 0);
+    assert!(r.stdout.contains("Nothing to reap"), "{}", r.stdout);
+}
+
+#[test]
+fn a_changed_ttl_moves_the_expiry_in_place() {
+    let ci = Ci::new();
+    let bp = blueprint("pr-2", "A100:1", 0, 1, 1).replace("provider:", "ttl: 2h\nprovider:");
+    let job = ci.job(&bp);
+    job.expect(&["apply", "--auto-approve"], 0);
+    let before = job.inventory("pr-2");
+    let expires = |job: &TestContext| envs(job)[0]["expires_at"].as_str().unwrap().to_string();
+    let first = expires(&job);
+    let later = ci.job(&bp.replace("ttl: 2h", "ttl: 8h"));
+    later.expect(&["apply", "--auto-approve"], 0);
+    assert!(expires(&later) > first, "the expiry moved later");
+    assert_eq!(
+        later.inventory("pr-2").keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "nothing replaced"
+    );
+}
