@@ -33,6 +33,12 @@ pub struct FileArgs {
     /// `file:///PATH` (over the blueprint's `backend`).
     #[arg(long, env = "HOIST_BACKEND")]
     pub backend: Option<String>,
+    /// Set a blueprint variable (`{{ var.NAME }}`) over its default: `--var pr=42` (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Set blueprint variables from a YAML or JSON file of `name: value` (repeatable; `--var` wins).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
 }
 
 impl FileArgs {
@@ -42,6 +48,8 @@ impl FileArgs {
             blueprint: self.file.clone(),
             state_dir: self.state_dir.clone(),
             backend: self.backend.clone(),
+            vars: self.vars.clone(),
+            var_files: self.var_files.clone(),
         }
     }
 }
@@ -138,6 +146,9 @@ pub struct PlanArgs {
     /// Save the plan for a later `hoist apply FILE`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the plan as a pull-request comment in Markdown.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
     /// Exit 2 when the plan has changes, 0 when none.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -221,6 +232,9 @@ pub struct DriftArgs {
 pub struct ShowArgs {
     /// A saved plan to show instead of the state.
     pub plan: Option<PathBuf>,
+    /// Write the saved plan as a pull-request comment in Markdown to this file (`-` for stdout).
+    #[arg(long, requires = "plan")]
+    pub markdown: Option<PathBuf>,
     #[command(flatten)]
     pub files: FileArgs,
 }

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod markdown;
 pub mod ops;
 pub mod printer;
 pub mod resolve;

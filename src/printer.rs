@@ -197,7 +197,7 @@ fn style_of(action: Action) -> Style {
     }
 }
 
-fn short(v: &Option<Value>) -> String {
+pub(crate) fn short(v: &Option<Value>) -> String {
     match v {
         None => "(none)".into(),
         Some(v) => shown(v),

@@ -239,3 +239,52 @@ fn a_changed_ttl_moves_the_expiry_in_place() {
         "nothing replaced"
     );
 }
+
+#[test]
+fn variables_come_from_the_command_line_and_an_unknown_one_is_located() {
+    let ci = Ci::new();
+    let bp = blueprint("pr-{{ var.pr }}", "A100:1", 0, 1, 1).replace(
+        "apiVersion: hoist/v1\n",
+        "apiVersion: hoist/v1\nvariables:\n  pr: \"0\"\n  gpus: 1\n",
+    );
+    let job = ci.job(&bp);
+    let r = job.expect(&["plan", "--var", "pr=42"], 0);
+    assert!(r.stdout.contains("environment \"pr-42\""), "{}", r.stdout);
+    job.write("vars.yaml", "pr: 7\n");
+    let r = job.expect(&["plan", "--var-file", "vars.yaml"], 0);
+    assert!(r.stdout.contains("environment \"pr-7\""), "{}", r.stdout);
+    let r = job.expect(&["plan", "--var-file", "vars.yaml", "--var", "pr=8"], 0);
+    assert!(
+        r.stdout.contains("environment \"pr-8\""),
+        "--var wins: {}",
+        r.stdout
+    );
+    let r = job.expect(&["validate", "--var", "prr=1"], 1);
+    assert!(
+        r.stderr
+            .contains("--var prr=1: the blueprint declares no variable `prr`")
+            && r.stderr.contains("hoist.yaml:2:1")
+            && r.stderr.contains("did you mean `pr`"),
+        "{}",
+        r.stderr
+    );
+    job.write("bad.yaml", "pr: [1\n");
+    let r = job.expect(&["plan", "--var-file", "bad.yaml"], 1);
+    assert!(r.stderr.contains("bad.yaml:"), "{}", r.stderr);
+}
+
+#[test]
+fn completions_cover_the_ci_commands() {
+    let t = TestContext::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = t.expect(&["completions", shell], 0).stdout;
+        // fish writes long flags as `-l backend`.
+        for word in ["envs", "reap", "backend", "var-file", "markdown"] {
+            assert!(out.contains(word), "{shell} completes {word}");
+        }
+        assert!(
+            out.contains("--backend") || out.contains("-l backend"),
+            "{out}"
+        );
+    }
+}

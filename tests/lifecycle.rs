@@ -281,3 +281,28 @@ fn plan_output_snapshot() {
     let r = t.expect(&["plan", "--detailed-exitcode"], 2);
     insta::assert_snapshot!("plan_replace_update_create", r.stdout);
 }
+
+#[test]
+fn plan_markdown_comment_snapshot() {
+    let t = TestContext::new();
+    let budget = "budget:\n  max_hourly_usd: 400\n";
+    t.write(
+        "hoist.yaml",
+        &format!("{}{budget}", blueprint("snap", "A100:8", 2, 2, 2)),
+    );
+    t.expect(&["apply", "--auto-approve"], 0);
+    let changed = blueprint("snap", "H100:8", 2, 2, 2).replace("  - name: cpu\n    instance_type: sim-standard-4\n    min: 1\n    max: 1\n", "  - name: cpu\n    instance_type: sim-standard-4\n    min: 3\n    max: 3\n  - name: extra\n    accelerator: L4:1\n    labels:\n      team: eval\n");
+    t.write("hoist.yaml", &format!("{changed}{budget}"));
+    t.expect(&["plan", "--out", "plan.hoist", "--markdown", "plan.md"], 0);
+    let comment = std::fs::read_to_string(t.path("plan.md")).unwrap();
+    assert!(
+        comment.starts_with("<!-- hoist-plan: snap -->\n"),
+        "{comment}"
+    );
+    // The saved plan renders the same comment, as a later CI step would.
+    let shown = t
+        .expect(&["show", "plan.hoist", "--markdown", "-"], 0)
+        .stdout;
+    assert_eq!(shown.trim_end(), comment.trim_end());
+    insta::assert_snapshot!("plan_markdown_comment", comment);
+}

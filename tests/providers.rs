@@ -194,6 +194,8 @@ impl World {
                 blueprint: file,
                 state_dir: None,
                 backend: None,
+                vars: Vec::new(),
+                var_files: Vec::new(),
             },
         }
     }

@@ -88,11 +88,85 @@ impl BlueprintError {
 
 /// Read, interpolate and validate the blueprint at `path`. `env` supplies `{{ env.X }}`.
 pub fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<Blueprint, BlueprintError> {
+    load_with(path, env, &Overrides::default())
+}
+
+/// Values for the blueprint's `variables` from the command line (`--var`, `--var-file`),
+/// over the file's, as Terraform's `-var` does; each remembers where it was given.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides(pub Vec<Override>);
+
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub name: String,
+    pub value: serde_json::Value,
+    /// Where it was given, for errors: `--var pr=42`, `vars.yaml:3:1`.
+    pub given: String,
+}
+
+impl Overrides {
+    /// `NAME=VALUE` from `--var`: the value is text, or a number or boolean when it reads
+    /// as one and the blueprint's default is one.
+    pub fn add_var(&mut self, text: &str) -> Result<(), String> {
+        let Some((name, value)) = text.split_once('=').filter(|(n, _)| !n.trim().is_empty()) else {
+            return Err(format!(
+                "--var {text:?}: write NAME=VALUE, e.g. --var pr=42"
+            ));
+        };
+        self.0.push(Override {
+            name: name.trim().to_string(),
+            value: serde_json::Value::String(value.to_string()),
+            given: format!("--var {text}"),
+        });
+        Ok(())
+    }
+
+    /// Every `name: value` of a YAML or JSON file given with `--var-file`.
+    pub fn add_file(&mut self, path: &Path) -> Result<(), BlueprintError> {
+        let source = std::fs::read_to_string(path).map_err(|error| BlueprintError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let origin = Origin {
+            file: path.to_path_buf(),
+            source: Arc::from(source.as_str()),
+        };
+        let located = |pos: Pos, message: String| {
+            origin.diagnostics(vec![Problem {
+                pos,
+                message,
+                hint: Some("a variables file maps names to values, e.g. `pr: 42`".into()),
+            }])
+        };
+        let tree = yaml::parse(&source).map_err(|e| located(e.pos, e.message))?;
+        let yaml::Value::Map(entries) = &tree.value else {
+            return Err(located(
+                tree.pos,
+                format!("found {}, not a mapping", tree.type_name()),
+            ));
+        };
+        for (k, v) in entries {
+            self.0.push(Override {
+                name: k.key_text(),
+                value: v.to_json(),
+                given: format!("{}:{}:{}", path.display(), k.pos.line, k.pos.col),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// [`load`] with `overrides` for the blueprint's variables.
+pub fn load_with(
+    path: &Path,
+    env: &BTreeMap<String, String>,
+    overrides: &Overrides,
+) -> Result<Blueprint, BlueprintError> {
     let source = std::fs::read_to_string(path).map_err(|error| BlueprintError::Read {
         path: path.to_path_buf(),
         error,
     })?;
-    parse(path, &source, env)
+    parse_with(path, &source, env, overrides)
 }
 
 /// Validate blueprint text as if it were read from `path`.
@@ -100,6 +174,61 @@ pub fn parse(
     path: &Path,
     source: &str,
     env: &BTreeMap<String, String>,
+) -> Result<Blueprint, BlueprintError> {
+    parse_with(path, source, env, &Overrides::default())
+}
+
+/// The blueprint's variables with `overrides` applied; an override of a variable the
+/// blueprint does not declare is a problem at its `variables` (or the file's start).
+fn override_variables(
+    tree: &yaml::Node,
+    overrides: &Overrides,
+    problems: &mut Vec<Problem>,
+) -> serde_json::Value {
+    let declared = match &tree.value {
+        yaml::Value::Map(entries) => entries.iter().find(|(k, _)| k.key_text() == "variables"),
+        _ => None,
+    };
+    let mut variables = declared.map(|(_, v)| v.to_json()).unwrap_or_default();
+    let at = declared.map_or(tree.pos, |(k, _)| k.pos);
+    for o in &overrides.0 {
+        let Some(current) = variables.as_object_mut().and_then(|m| m.get_mut(&o.name)) else {
+            let names: Vec<String> = variables
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let hint = match did_you_mean(&o.name, names.iter().map(String::as_str)) {
+                Some(near) => format!("did you mean `{near}`? Declare every variable under `variables:` with its default"),
+                None if names.is_empty() => "declare it under `variables:` with a default, e.g. `variables: {pr: \"0\"}`".into(),
+                None => format!("the blueprint declares {}", names.join(", ")),
+            };
+            problems.push(Problem {
+                pos: at,
+                message: format!(
+                    "{}: the blueprint declares no variable `{}`",
+                    o.given, o.name
+                ),
+                hint: Some(hint),
+            });
+            continue;
+        };
+        *current = match (&o.value, &*current) {
+            (
+                serde_json::Value::String(text),
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_),
+            ) => serde_json::from_str(text).unwrap_or_else(|_| o.value.clone()),
+            _ => o.value.clone(),
+        };
+    }
+    variables
+}
+
+/// [`parse`] with `overrides` for the blueprint's variables.
+pub fn parse_with(
+    path: &Path,
+    source: &str,
+    env: &BTreeMap<String, String>,
+    overrides: &Overrides,
 ) -> Result<Blueprint, BlueprintError> {
     let origin = Origin {
         file: path.to_path_buf(),
@@ -126,14 +255,7 @@ pub fn parse(
         return Err(origin.diagnostics(vec![p]));
     }
     let mut problems = Vec::new();
-    let variables = match &tree.value {
-        yaml::Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.key_text() == "variables")
-            .map(|(_, v)| v.to_json())
-            .unwrap_or_default(),
-        _ => serde_json::Value::Null,
-    };
+    let variables = override_variables(&tree, overrides, &mut problems);
     interpolate::Interpolator::new(variables, env).apply(&mut tree, &mut problems);
     let schema = json_schema();
     let mut checker = check::Checker::new(&schema);

@@ -102,6 +102,10 @@ fn require_state(files: &FileArgs, operation: &str) -> anyhow::Result<State> {
 pub fn show(printer: &Printer, a: ShowArgs) -> anyhow::Result<u8> {
     if let Some(path) = a.plan {
         let plan = crate::ops::planfile::read(&path)?;
+        if let Some(md) = &a.markdown {
+            super::run::write_markdown(printer, &plan, md)?;
+            return Ok(0);
+        }
         if printer.json {
             printer.json_out(&json!({"plan": plan, "summary": plan.summary()}));
         } else {

@@ -20,6 +20,9 @@ pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
     plan.backend = run.session.backend_url();
     print_plan(&printer, &plan);
     check_budget(&plan)?;
+    if let Some(path) = &a.markdown {
+        write_markdown(&printer, &plan, path)?;
+    }
     if let Some(out) = &a.out {
         crate::ops::planfile::write(&plan, out)?;
         printer.info(&format!(
@@ -35,6 +38,17 @@ pub async fn plan(printer: Arc<Printer>, a: PlanArgs) -> anyhow::Result<u8> {
     };
     super::leave_to_exit((plan, run.session.state.take(), run.blueprint));
     Ok(code)
+}
+
+/// The plan as a pull-request comment, to `path` (`-`: standard output).
+pub(super) fn write_markdown(printer: &Printer, plan: &Plan, path: &Path) -> anyhow::Result<()> {
+    let text = crate::markdown::render(plan);
+    if path == Path::new("-") {
+        printer.out(text.trim_end());
+        return Ok(());
+    }
+    std::fs::write(path, text)
+        .map_err(|e| anyhow::anyhow!("cannot write the comment to {}: {e}", path.display()))
 }
 
 pub(super) fn print_plan(printer: &Printer, plan: &Plan) {

@@ -46,6 +46,10 @@ pub struct Plan {
     /// where `hoist apply PLAN` on another machine finds the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// What the plan could not check or had to work around (a preflight skipped), for the
+    /// people reviewing it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A record dropped from state without a call: what made it is gone.
@@ -177,6 +181,7 @@ impl Session {
             orphans: found.orphans,
             dropped,
             backend: None,
+            warnings: Vec::new(),
         })
     }
 

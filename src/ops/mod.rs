@@ -28,6 +28,9 @@ pub struct Files {
     pub state_dir: Option<PathBuf>,
     /// A backend URL given on the command line, over the blueprint's.
     pub backend: Option<String>,
+    /// `--var NAME=VALUE` and `--var-file FILE`, over the blueprint's variables.
+    pub vars: Vec<String>,
+    pub var_files: Vec<PathBuf>,
 }
 
 /// Decisions made while resolving accelerators, each about one resource, shown with the plan.
@@ -39,7 +42,18 @@ fn env_vars() -> BTreeMap<String, String> {
 }
 
 pub fn load_blueprint(files: &Files) -> anyhow::Result<Blueprint> {
-    Ok(hoist_blueprint::load(&files.blueprint, &env_vars())?)
+    let mut overrides = hoist_blueprint::Overrides::default();
+    for f in &files.var_files {
+        overrides.add_file(f)?;
+    }
+    for v in &files.vars {
+        overrides.add_var(v).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(hoist_blueprint::load_with(
+        &files.blueprint,
+        &env_vars(),
+        &overrides,
+    )?)
 }
 
 /// The state store of the blueprint's environment, in its backend (see [`backend`]).
@@ -207,7 +221,15 @@ impl Run {
     /// notes on their changes and the cost; refused over budget.
     pub async fn plan(&mut self, refresh: bool, observer: &dyn Observer) -> anyhow::Result<Plan> {
         let desired = std::mem::take(&mut self.desired);
-        let mut plan = self.session.plan(desired, refresh, observer).await?;
+        let warnings = Warnings {
+            inner: observer,
+            seen: Default::default(),
+        };
+        let mut plan = self.session.plan(desired, refresh, &warnings).await?;
+        plan.warnings = warnings
+            .seen
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
         for (address, note) in &self.notes {
             if let Some(change) = plan
                 .changes
@@ -226,6 +248,26 @@ impl Run {
         let mut plan = self.session.plan(Vec::new(), true, observer).await?;
         attach_cost(&mut plan, self.session.state.as_ref());
         Ok(plan)
+    }
+}
+
+/// Passes every event on, keeping the warnings for the plan.
+struct Warnings<'a> {
+    inner: &'a dyn Observer,
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl Observer for Warnings<'_> {
+    fn event(&self, event: crate::engine::Event) {
+        if let crate::engine::Event::Note { message, .. } = &event {
+            if let Some(w) = message.strip_prefix("warning: ") {
+                let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+                if !seen.iter().any(|s| s == w) {
+                    seen.push(w.to_string());
+                }
+            }
+        }
+        self.inner.event(event);
     }
 }
 
