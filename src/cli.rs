@@ -83,6 +83,9 @@ pub enum Command {
     Envs(EnvsArgs),
     /// Destroy every expired environment in a backend, each under its own lock.
     Reap(ReapArgs),
+    /// Find and delete cloud resources with hoist's tags that no state records (or, with
+    /// `--expired`, whose expiry has passed); needs no blueprint.
+    Sweep(SweepArgs),
     /// Print a completion script for a shell (`hoist completions bash > /etc/bash_completion.d/hoist`).
     Completions { shell: clap_complete::Shell },
     /// Print the JSON Schema of the blueprint format (for editor autocompletion).
@@ -298,6 +301,33 @@ pub struct ReapArgs {
     /// How long one step may take (e.g. 20m).
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// The cloud to look in (sim, aws, gcp, azure).
+    #[arg(long)]
+    pub cloud: String,
+    /// The region to look in.
+    #[arg(long)]
+    pub region: String,
+    /// Only this environment's resources that its state does not record.
+    #[arg(long, conflicts_with = "expired")]
+    pub env: Option<String>,
+    /// Every resource whose `hoist-expires-at` has passed, known to state or not.
+    #[arg(long)]
+    pub expired: bool,
+    /// List what would be deleted and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallelism: Option<u64>,
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub files: FileArgs,
 }
 
 #[derive(Subcommand, Debug)]

@@ -288,3 +288,77 @@ fn completions_cover_the_ci_commands() {
         );
     }
 }
+
+#[test]
+fn sweep_finds_what_no_state_records_and_what_expired_and_a_dry_run_changes_nothing() {
+    let ci = Ci::new();
+    for (name, ttl) in [("lost", "8h"), ("live", "8h"), ("later", "30d")] {
+        let bp = blueprint(name, "A100:1", 0, 1, 1)
+            .replace("provider:", &format!("ttl: {ttl}\nprovider:"));
+        ci.job(&bp).expect(&["apply", "--auto-approve"], 0);
+    }
+    let job = ci.job("");
+    let made = job.inventory("lost");
+    assert!(made.len() >= 5, "{made:?}");
+    // The state of a live environment is lost.
+    std::fs::remove_file(ci.cloud.path("backend").join("lost.state.json")).unwrap();
+    let sweep = ["sweep", "--cloud", "sim", "--region", "sim-east1"];
+    let r = job.expect(&[&sweep[..], &["--env", "lost", "--dry-run"]].concat(), 0);
+    assert!(
+        r.stdout.contains(&format!(
+            "{} resources in sim sim-east1 carry hoist-env=lost",
+            made.len()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("node_pool.gpu") && r.stdout.contains("Dry run"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(job.inventory("lost"), made, "a dry run deletes nothing");
+    let r = job.expect(
+        &[&sweep[..], &["--env", "lost", "--auto-approve"]].concat(),
+        0,
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("Swept {} resources", made.len())),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        job.inventory("lost").is_empty(),
+        "nothing tagged for it is left"
+    );
+    // What a state records is not swept by environment.
+    let r = job.expect(
+        &[&sweep[..], &["--env", "live", "--auto-approve"]].concat(),
+        0,
+    );
+    assert!(r.stdout.contains("Nothing to sweep"), "{}", r.stdout);
+    // Ten hours on, `live` has expired and `later` has not: --expired takes exactly `live`,
+    // although its state still records it.
+    let mut later_job = ci.job("");
+    let ten_hours = (chrono::Utc::now() + chrono::Duration::hours(10)).to_rfc3339();
+    later_job.env.push(("HOIST_NOW".into(), ten_hours));
+    let before = (later_job.inventory("live"), later_job.inventory("later"));
+    later_job.expect(&[&sweep[..], &["--expired", "--dry-run"]].concat(), 0);
+    assert_eq!(
+        (later_job.inventory("live"), later_job.inventory("later")),
+        before
+    );
+    let r = later_job.expect(&[&sweep[..], &["--expired", "--auto-approve"]].concat(), 0);
+    assert!(
+        r.stdout.contains("have passed their hoist-expires-at"),
+        "{}",
+        r.stdout
+    );
+    assert!(later_job.inventory("live").is_empty());
+    assert_eq!(
+        later_job.inventory("later"),
+        before.1,
+        "what has not expired stays"
+    );
+}

@@ -1,14 +1,15 @@
-//! envs, reap: every environment of a backend.
+//! envs, reap, sweep: every environment of a backend, and what no state records.
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::json;
 
-use crate::cli::{EnvsArgs, ReapArgs};
+use crate::cli::{EnvsArgs, ReapArgs, SweepArgs};
 use crate::engine::Session;
 use crate::ops::backend::OpenBackend;
 use crate::ops::fleet::{self, EnvSummary};
+use crate::ops::sweep::{self, Target};
 use crate::printer::{Printer, Style};
 
 /// The backend a command without a blueprint uses: `--backend`, else the blueprint's when
@@ -238,4 +239,109 @@ async fn reap_one(
         anyhow::bail!("the destroy did not finish; run `hoist reap` again");
     }
     Ok(true)
+}
+
+/// Find and delete what carries hoist's tags but no state records (or, with `--expired`,
+/// whatever has expired), in dependency order.
+pub async fn sweep(printer: Arc<Printer>, a: SweepArgs) -> anyhow::Result<u8> {
+    let backend = backend_of(&a.files)?;
+    let target = match (&a.env, a.expired) {
+        (Some(env), false) => Target::Env(env.clone()),
+        (None, true) => Target::Expired,
+        _ => anyhow::bail!("say what to sweep: `--env NAME` (what its state does not record) or `--expired` (whatever has expired)"),
+    };
+    let Some(model) = crate::ops::clouds::cloud(&a.cloud) else {
+        anyhow::bail!(
+            "the `{}` provider is not part of this build of hoist",
+            a.cloud
+        );
+    };
+    let env = crate::engine::EnvSettings {
+        name: a.env.clone().unwrap_or_else(|| "expired".into()),
+        cloud: a.cloud.clone(),
+        region: a.region.clone(),
+        latency: None,
+        profile: None,
+        project: None,
+        subscription_id: None,
+        resource_group: None,
+        ttl_seconds: None,
+        tags: Default::default(),
+        budget_hourly_usd: None,
+    };
+    let provider = crate::ops::clouds::connect(&env).await?;
+    let found = sweep::find(provider.as_ref(), model, &backend, &target, &a.region).await?;
+    for part in &found.skipped {
+        printer.info(&format!("warning: could not look at {part}"));
+    }
+    if found.orphans.is_empty() {
+        printer.out(&format!("Nothing to sweep in {} {}.", a.cloud, a.region));
+        return Ok(0);
+    }
+    let what = match &target {
+        Target::Env(e) => format!(
+            "carry hoist-env={e} and no state in {} records them",
+            backend.backend.location()
+        ),
+        Target::Expired => "have passed their hoist-expires-at".to_string(),
+    };
+    let mut lines = vec![format!(
+        "{} resources in {} {} {what}:",
+        found.orphans.len(),
+        a.cloud,
+        a.region
+    )];
+    for o in &found.orphans {
+        lines.push(format!(
+            "  {:<32} {:<40} env {:<16} {}/h",
+            o.shown,
+            o.state.cloud_id,
+            o.env,
+            crate::printer::usd(o.hourly_usd)
+        ));
+    }
+    let total: f64 = found.orphans.iter().map(|o| o.hourly_usd).sum();
+    lines.push(format!("  Total: {}/h", crate::printer::usd(total)));
+    printer.out(&lines.join("\n"));
+    if a.dry_run {
+        printer.out("\nDry run: nothing was changed.");
+        return Ok(0);
+    }
+    super::run::confirm(a.auto_approve, "delete these resources")?;
+    // The deletes run through the engine (ordering, retries, a journal) on a scratch state.
+    let scratch = tempfile::tempdir()?;
+    let store = hoist_state::Store::new(scratch.path(), env.name.as_str());
+    let providers = crate::ops::clouds::providers(&env).await?;
+    let mut session =
+        Session::open(&store, "sweep", env.clone(), providers, printer.as_ref()).await?;
+    let mut state = hoist_state::State::new(&env.name, &env.cloud, &env.region);
+    for o in &found.orphans {
+        state
+            .resources
+            .insert(o.state.address.clone(), o.state.clone());
+    }
+    session.state = Some(state);
+    let plan = session.plan(Vec::new(), false, printer.as_ref()).await?;
+    let code = super::run::execute(
+        &printer,
+        &mut session,
+        &plan,
+        super::run::Limits::of(a.parallelism, a.timeout),
+    )
+    .await?;
+    let left = sweep::find(provider.as_ref(), model, &backend, &target, &a.region)
+        .await?
+        .orphans;
+    if left.is_empty() && code == 0 {
+        printer.out(&printer.paint(
+            &format!(
+                "Swept {} resources; nothing of them is left.",
+                found.orphans.len()
+            ),
+            Style::Add,
+        ));
+        return Ok(0);
+    }
+    printer.info(&format!("{} resources are still there; run `hoist sweep` again (resources still deleting go on their own)", left.len()));
+    Ok(1)
 }

@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Unlock(a) => inspect::unlock(&printer, a),
         Command::Envs(a) => fleet::envs(&printer, a),
         Command::Reap(a) => fleet::reap(printer, a).await,
+        Command::Sweep(a) => fleet::sweep(printer, a).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "hoist", &mut std::io::stdout());

@@ -103,7 +103,6 @@ pub struct Session {
 }
 
 impl Session {
-    /// Lock the environment, load its state, and finish what an interrupted run left in the journal.
     /// The remote backend the state is in (`s3://bucket/prefix`), if it is remote.
     pub fn backend_url(&self) -> Option<String> {
         match self.lock.store().backend() {
@@ -112,6 +111,7 @@ impl Session {
         }
     }
 
+    /// Lock the environment, load its state, and finish what an interrupted run left in the journal.
     pub async fn open(
         store: &Store,
         operation: &str,

@@ -8,6 +8,7 @@ pub(crate) mod budget;
 pub mod clouds;
 pub mod fleet;
 pub mod planfile;
+pub mod sweep;
 
 pub use budget::{attach_cost, check_budget, hourly_now};
 

@@ -105,6 +105,15 @@ pub trait Provider: Send + Sync {
     /// Everything in the cloud tagged with `hoist-env = env`.
     /// Parts that cannot be listed (no permission, no such API) are `skipped`, not errors.
     async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError>;
+
+    /// Everything in the cloud (in this provider's region) carrying any `hoist-env` tag: what
+    /// `hoist sweep --expired` filters by expiry.
+    async fn list_every_owned(&self) -> Result<Listing, ProviderError> {
+        Err(ProviderError::Invalid(format!(
+            "{} cannot list every environment's resources yet\n  = hint: sweep one environment at a time with `--env NAME`",
+            self.name()
+        )))
+    }
 }
 
 /// One batch read's answer spread over the `n` resources it asked for: a failed call fails

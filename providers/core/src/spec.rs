@@ -249,6 +249,12 @@ pub trait CloudModel: Send + Sync {
     /// The environment's resources with their dependencies, or every problem found.
     fn expand(&self, spec: &EnvSpec) -> Result<Vec<ResourceConfig>, Vec<SpecProblem>>;
 
+    /// The cloud's kinds in the order an environment creates them: `hoist sweep`, which has
+    /// no state to order by, deletes later kinds first. Kinds not listed go first.
+    fn creation_order(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// A general-purpose instance type for a small system pool (the stack's services run
     /// there, off the tainted GPU nodes), for the wizard to offer.
     fn system_instance_type(&self) -> Option<&'static str> {

@@ -599,6 +599,19 @@ impl Provider for SimCloud {
         }
     }
 
+    async fn list_every_owned(&self) -> Result<hoist_provider::Listing, ProviderError> {
+        let owned = self.list(None).map_err(|e| ProviderError::Transient {
+            service: SERVICE.into(),
+            message: e.to_string(),
+        })?;
+        Ok(hoist_provider::Listing::of(
+            owned
+                .into_iter()
+                .filter(|r| r.tags.contains_key(hoist_provider::tags::ENV))
+                .collect(),
+        ))
+    }
+
     async fn list_owned(&self, env: &str) -> Result<hoist_provider::Listing, ProviderError> {
         self.list(Some(env))
             .map(hoist_provider::Listing::of)

@@ -27,6 +27,10 @@ pub fn region_of_zone(zone: &str) -> Option<&'static str> {
 pub struct SimModel;
 
 impl CloudModel for SimModel {
+    fn creation_order(&self) -> &'static [&'static str] {
+        &["network", "subnet", "bucket", "cluster", "node_pool"]
+    }
+
     fn zones(&self, region: &str) -> Option<Vec<String>> {
         zones_of(region)
     }

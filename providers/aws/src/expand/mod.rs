@@ -48,6 +48,30 @@ fn vpc_cni_configuration() -> Value {
 }
 
 impl CloudModel for AwsModel {
+    fn creation_order(&self) -> &'static [&'static str] {
+        &[
+            "vpc",
+            "internet_gateway",
+            "subnet",
+            "elastic_ip",
+            "nat_gateway",
+            "route_table",
+            "security_group",
+            "vpc_endpoint",
+            "iam_role",
+            "log_group",
+            "s3_bucket",
+            "eks_cluster",
+            "iam_oidc_provider",
+            "eks_access_entry",
+            "eks_addon",
+            "launch_template",
+            "placement_group",
+            "node_pool",
+            "controller_leftovers",
+        ]
+    }
+
     fn zones(&self, region: &str) -> Option<Vec<String>> {
         regions::zones(region)
     }

@@ -24,6 +24,17 @@ pub struct AzureModel;
 const SMALLEST_PREFIX: u8 = 24;
 
 impl CloudModel for AzureModel {
+    fn creation_order(&self) -> &'static [&'static str] {
+        &[
+            "resource_group",
+            "virtual_network",
+            "subnet",
+            "storage_account",
+            "aks_cluster",
+            "node_pool",
+        ]
+    }
+
     fn zones(&self, region: &str) -> Option<Vec<String>> {
         regions::zones(region)
     }

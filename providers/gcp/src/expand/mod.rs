@@ -28,6 +28,17 @@ pub(crate) const SERVICES_RANGE: &str = "services";
 const LARGEST_PREFIX: u8 = 20;
 
 impl CloudModel for GcpModel {
+    fn creation_order(&self) -> &'static [&'static str] {
+        &[
+            "gcp_network",
+            "gcp_subnetwork",
+            "gcp_router",
+            "gcs_bucket",
+            "gke_cluster",
+            "node_pool",
+        ]
+    }
+
     fn zones(&self, region: &str) -> Option<Vec<String>> {
         regions::zones(region)
     }
