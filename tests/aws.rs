@@ -121,7 +121,12 @@ fn apply_builds_a_tagged_eks_environment_plans_empty_and_destroys_to_nothing() {
         "{}",
         destroy.all()
     );
-    let s = em.state("eks1");
+    assert_nothing_left(&em, "eks1");
+}
+
+/// The emulator holds nothing tagged for `env`.
+fn assert_nothing_left(em: &Emulator, env: &str) {
+    let s = em.state(env);
     for kind in [
         "vpcs",
         "subnets",
@@ -143,6 +148,44 @@ fn apply_builds_a_tagged_eks_environment_plans_empty_and_destroys_to_nothing() {
     ] {
         assert!(s[kind].as_object().unwrap().is_empty(), "{kind} left: {s}");
     }
+}
+
+#[test]
+fn sweep_deletes_an_environment_whose_state_object_was_lost() {
+    let em = Emulator::start();
+    em.boto("c('s3').create_bucket(Bucket='hoist-state')");
+    let mut t = em.context();
+    t.env
+        .push(("HOIST_BACKEND".into(), "s3://hoist-state/team".into()));
+    t.write("hoist.yaml", &blueprint("eks9", "A100:8", 1, 1));
+    t.expect(&["apply", "--auto-approve"], 0);
+    em.boto("c('s3').delete_object(Bucket='hoist-state', Key='team/eks9.state.json')");
+    let sweep = [
+        "sweep",
+        "--cloud",
+        "aws",
+        "--region",
+        "us-east-1",
+        "--env",
+        "eks9",
+    ];
+    let r = t.expect(&[&sweep[..], &["--dry-run"]].concat(), 0);
+    assert!(
+        r.stdout
+            .contains("carry hoist-env=eks9 and no state in s3://hoist-state/team records them")
+            && r.stdout.contains("eks_cluster.eks9")
+            && r.stdout.contains("eks9/gpu-"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        list(&em.state("eks9")["vpcs"]).len(),
+        1,
+        "a dry run deletes nothing"
+    );
+    let r = t.expect(&[&sweep[..], &["--auto-approve"]].concat(), 0);
+    assert!(r.stdout.contains("nothing of them is left"), "{}", r.all());
+    assert_nothing_left(&em, "eks9");
 }
 
 #[test]

@@ -135,9 +135,11 @@ pub async fn find(
                     .into_iter()
                     .collect();
             Orphan {
+                // A part listed with its parent's tags (an EKS node group) is shown by its kind.
                 shown: r
                     .tags
                     .get(tags::ADDRESS)
+                    .filter(|a| a.split('.').next() == Some(r.kind.as_str()))
                     .cloned()
                     .unwrap_or_else(|| format!("{} {}", r.kind, r.name)),
                 env: r.tags.get(tags::ENV).cloned().unwrap_or_default(),

@@ -156,7 +156,10 @@ impl AwsProvider {
         kind: &str,
         resources: &[&ResourceState],
     ) -> Result<Vec<Option<Observed>>, ProviderError> {
-        let (filter_name, _) = id_filter(kind, resources[0]);
+        let Some(first) = resources.first() else {
+            return Ok(Vec::new());
+        };
+        let (filter_name, _) = id_filter(kind, first);
         let values = resources.iter().map(|r| id_filter(kind, r).1).collect();
         let found = self
             .describe(kind, vec![filter(filter_name, values)])
