@@ -295,10 +295,17 @@ pub struct ReapArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
-    /// At most this many steps and cloud calls at once per environment (default: adaptive).
+    #[command(flatten)]
+    pub limits: StepLimits,
+}
+
+/// How wide and how long the deletes of `reap` and `sweep` may run.
+#[derive(Args, Debug)]
+pub struct StepLimits {
+    /// At most this many steps and cloud calls at once (default: adaptive).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub parallelism: Option<u64>,
-    /// How long one step may take (e.g. 20m).
+    /// How long one step may take, retries and waits included (e.g. 90s, 20m, 1h).
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 }
@@ -320,12 +327,11 @@ pub struct SweepArgs {
     /// List what would be deleted and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    pub parallelism: Option<u64>,
-    #[arg(long, value_parser = parse_timeout)]
-    pub timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub limits: StepLimits,
     #[command(flatten)]
     pub files: FileArgs,
 }

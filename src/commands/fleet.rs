@@ -232,7 +232,7 @@ async fn reap_one(
         printer,
         &mut session,
         &plan,
-        super::run::Limits::of(a.parallelism, a.timeout),
+        super::run::Limits::of(a.limits.parallelism, a.limits.timeout),
     )
     .await?;
     if code != 0 {
@@ -256,19 +256,8 @@ pub async fn sweep(printer: Arc<Printer>, a: SweepArgs) -> anyhow::Result<u8> {
             a.cloud
         );
     };
-    let env = crate::engine::EnvSettings {
-        name: a.env.clone().unwrap_or_else(|| "expired".into()),
-        cloud: a.cloud.clone(),
-        region: a.region.clone(),
-        latency: None,
-        profile: None,
-        project: None,
-        subscription_id: None,
-        resource_group: None,
-        ttl_seconds: None,
-        tags: Default::default(),
-        budget_hourly_usd: None,
-    };
+    let name = a.env.clone().unwrap_or_else(|| "expired".into());
+    let env = crate::engine::EnvSettings::bare(&name, &a.cloud, &a.region);
     let provider = crate::ops::clouds::connect(&env).await?;
     let found = sweep::find(provider.as_ref(), model, &backend, &target, &a.region).await?;
     for part in &found.skipped {
@@ -326,7 +315,7 @@ pub async fn sweep(printer: Arc<Printer>, a: SweepArgs) -> anyhow::Result<u8> {
         &printer,
         &mut session,
         &plan,
-        super::run::Limits::of(a.parallelism, a.timeout),
+        super::run::Limits::of(a.limits.parallelism, a.limits.timeout),
     )
     .await?;
     let left = sweep::find(provider.as_ref(), model, &backend, &target, &a.region)

@@ -59,6 +59,23 @@ pub struct EnvSettings {
 }
 
 impl EnvSettings {
+    /// An environment known only by its name, cloud and region (no blueprint at hand).
+    pub fn bare(name: &str, cloud: &str, region: &str) -> Self {
+        Self {
+            name: name.into(),
+            cloud: cloud.into(),
+            region: region.into(),
+            latency: None,
+            profile: None,
+            project: None,
+            subscription_id: None,
+            resource_group: None,
+            ttl_seconds: None,
+            tags: Default::default(),
+            budget_hourly_usd: None,
+        }
+    }
+
     pub fn from_blueprint(bp: &hoist_blueprint::Blueprint) -> Self {
         Self {
             name: bp.name.clone(),

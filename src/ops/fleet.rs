@@ -120,17 +120,5 @@ pub fn settings_of(state: &State) -> EnvSettings {
         .as_ref()
         .and_then(|v| serde_json::from_value::<EnvSettings>(v.clone()).ok())
         .filter(|s| s.name == state.environment)
-        .unwrap_or_else(|| EnvSettings {
-            name: state.environment.clone(),
-            cloud: state.provider.clone(),
-            region: state.region.clone(),
-            latency: None,
-            profile: None,
-            project: None,
-            subscription_id: None,
-            resource_group: None,
-            ttl_seconds: None,
-            tags: Default::default(),
-            budget_hourly_usd: None,
-        })
+        .unwrap_or_else(|| EnvSettings::bare(&state.environment, &state.provider, &state.region))
 }

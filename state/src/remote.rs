@@ -122,13 +122,17 @@ fn take_over(
 }
 
 fn locked(store: &Store, held: Option<LockInfo>) -> StateError {
+    let hint = format!(
+        "wait for that run to finish; if it was killed, its lease lapses by itself{}, or break it now with `hoist unlock ID`",
+        held.as_ref()
+            .and_then(|h| h.lease_seconds)
+            .map(|s| format!(" ({s}s after its last renewal)"))
+            .unwrap_or_default()
+    );
     StateError::Locked {
         path: store.lock_path(),
         info: Box::new(held.unwrap_or_else(unreadable_lock)),
-        hint: format!(
-            "wait for that run to finish; if it was killed, its lease lapses by itself (leases last {}s), or break it now with `hoist unlock ID`",
-            store.lease().as_secs()
-        ),
+        hint,
     }
 }
 
@@ -276,6 +280,10 @@ impl Shared {
         let (stop, wake) = &self.stop;
         let mut stopped = stop.lock().unwrap_or_else(|e| e.into_inner());
         loop {
+            // Stopped before this thread first waited: the wake-up was already sent.
+            if *stopped {
+                return;
+            }
             let (guard, _) = wake
                 .wait_timeout(stopped, every)
                 .unwrap_or_else(|e| e.into_inner());
@@ -410,5 +418,156 @@ fn write_summary(store: &Store, remote: &Arc<dyn ObjectStore>, state: &State) {
         .unwrap_or_default();
     for k in old.iter().filter(|k| **k != key) {
         let _ = remote.delete(k, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::Backend;
+
+    /// An object store with S3's conditional-write semantics, in memory.
+    #[derive(Debug, Default)]
+    struct Memory {
+        objects: Mutex<BTreeMap<String, (Vec<u8>, u64)>>,
+        next: std::sync::atomic::AtomicU64,
+    }
+
+    impl ObjectStore for Memory {
+        fn location(&self) -> String {
+            "mem://test".into()
+        }
+        fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+            let objects = self.objects.lock().unwrap();
+            Ok(objects.get(key).map(|(b, v)| StoredObject {
+                bytes: b.clone(),
+                version: v.to_string(),
+            }))
+        }
+        fn put(&self, key: &str, bytes: &[u8], when: Precondition) -> Result<String, StoreError> {
+            let mut objects = self.objects.lock().unwrap();
+            let current = objects.get(key).map(|(_, v)| v.to_string());
+            let ok = match &when {
+                Precondition::None => true,
+                Precondition::Absent => current.is_none(),
+                Precondition::Version(v) => current.as_ref() == Some(v),
+            };
+            if !ok {
+                return Err(StoreError::Conflict);
+            }
+            let v = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+            objects.insert(key.into(), (bytes.to_vec(), v));
+            Ok(v.to_string())
+        }
+        fn delete(&self, key: &str, version: Option<&str>) -> Result<(), StoreError> {
+            let mut objects = self.objects.lock().unwrap();
+            let current = objects.get(key).map(|(_, v)| v.to_string());
+            if version.is_some_and(|v| current.as_deref().is_some_and(|c| c != v)) {
+                return Err(StoreError::Conflict);
+            }
+            objects.remove(key);
+            Ok(())
+        }
+        fn list(&self, start: &str) -> Result<Vec<String>, StoreError> {
+            let objects = self.objects.lock().unwrap();
+            Ok(objects
+                .keys()
+                .filter(|k| k.starts_with(start))
+                .cloned()
+                .collect())
+        }
+    }
+
+    fn store(memory: &Arc<Memory>, lease: Duration) -> Store {
+        Store::at(Backend::Remote(memory.clone()), "demo").with_lease(lease)
+    }
+
+    #[test]
+    fn a_second_run_is_refused_until_the_lease_lapses_then_takes_the_lock_over() {
+        let memory = Arc::new(Memory::default());
+        let first = store(&memory, Duration::from_secs(1))
+            .lock("apply")
+            .unwrap();
+        let err = store(&memory, Duration::from_secs(1))
+            .lock("plan")
+            .unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err}");
+        // Renewed while it runs: still held after more than a lease.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(store(&memory, Duration::from_secs(1)).lock("plan").is_err());
+        // A holder killed: its record stays, renewed two seconds ago for a one-second lease.
+        let mut dead = first.info().clone();
+        drop(first);
+        dead.renewed_at = Some(Utc::now() - chrono::Duration::seconds(2));
+        memory
+            .put("demo.lock", &lock_body(&dead), Precondition::Absent)
+            .unwrap();
+        let second = store(&memory, Duration::from_secs(60))
+            .lock("apply")
+            .unwrap();
+        assert_eq!(
+            store(&memory, Duration::from_secs(60)).holder().unwrap().id,
+            second.info().id
+        );
+        drop(second);
+        assert!(
+            memory.get("demo.lock").unwrap().is_none(),
+            "released on drop"
+        );
+    }
+
+    #[test]
+    fn a_holder_whose_lock_was_broken_cannot_overwrite_the_state_written_since() {
+        let memory = Arc::new(Memory::default());
+        let lease = Duration::from_secs(60);
+        let old = store(&memory, lease).lock("apply").unwrap();
+        let mut state = State::new("demo", "sim", "sim-east1");
+        old.save(&state).unwrap();
+        assert!(old.load().unwrap().is_some());
+        // Someone breaks the lock and another run writes a new state.
+        store(&memory, lease)
+            .unlock(&old.info().id.clone())
+            .unwrap();
+        let new = store(&memory, lease).lock("apply").unwrap();
+        let mut theirs = new.load().unwrap().unwrap();
+        theirs.serial = 5;
+        new.save(&theirs).unwrap();
+        state.serial = 1;
+        let err = old.save(&state).unwrap_err();
+        assert!(matches!(err, StateError::StateMoved { .. }), "{err}");
+        assert_eq!(
+            new.load().unwrap().unwrap().serial,
+            5,
+            "nothing overwritten"
+        );
+        let backup: State =
+            serde_json::from_slice(&memory.get("demo.state.json.backup").unwrap().unwrap().bytes)
+                .unwrap();
+        assert_eq!(backup.serial, 0, "the version replaced is kept");
+    }
+
+    #[test]
+    fn the_journal_lives_beside_the_state_and_a_summary_in_a_key() {
+        let memory = Arc::new(Memory::default());
+        let lock = store(&memory, Duration::from_secs(60))
+            .lock("apply")
+            .unwrap();
+        let journal = lock.journal();
+        let entry = crate::JournalEntry::Abandoned {
+            address: hoist_provider::Address::new("node_pool", "gpu"),
+            token: "t".into(),
+        };
+        journal.write(&entry).unwrap();
+        journal.sync_all().unwrap();
+        assert_eq!(lock.journal().read().unwrap(), vec![entry]);
+        lock.save(&State::new("demo", "sim", "sim-east1")).unwrap();
+        journal.clear().unwrap();
+        assert!(lock.journal().read().unwrap().is_empty());
+        let listed = Backend::Remote(memory.clone()).environments().unwrap();
+        let demo = &listed["demo"];
+        assert!(demo.locked);
+        assert_eq!(demo.summary.as_ref().unwrap().cloud, "sim");
     }
 }
