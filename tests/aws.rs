@@ -186,6 +186,25 @@ fn sweep_deletes_an_environment_whose_state_object_was_lost() {
     let r = t.expect(&[&sweep[..], &["--auto-approve"]].concat(), 0);
     assert!(r.stdout.contains("nothing of them is left"), "{}", r.all());
     assert_nothing_left(&em, "eks9");
+
+    // Two hours on, an environment with a one-hour ttl has expired: --expired takes it,
+    // known to state or not, by its hoist-expires-at tags.
+    let mut job = em.context();
+    job.write(
+        "hoist.yaml",
+        &blueprint("eks10", "A100:8", 1, 1).replace("provider:", "ttl: 1h\nprovider:"),
+    );
+    job.expect(&["apply", "--auto-approve"], 0);
+    let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    job.env.push(("HOIST_NOW".into(), later));
+    let expired = ["sweep", "--cloud", "aws", "--region", "us-east-1", "--expired"];
+    let r = job.expect(&[&expired[..], &["--auto-approve"]].concat(), 0);
+    assert!(
+        r.stdout.contains("have passed their hoist-expires-at") && r.stdout.contains("env eks10"),
+        "{}",
+        r.all()
+    );
+    assert_nothing_left(&em, "eks10");
 }
 
 #[test]

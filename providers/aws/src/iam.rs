@@ -256,17 +256,20 @@ impl AwsProvider {
     }
 
     /// Roles tagged for `env` (named `ENV-eks-*` by convention; tags are checked).
-    pub(crate) async fn list_roles(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
+    pub(crate) async fn list_roles(
+        &self,
+        owner: crate::owner::Owner<'_>,
+    ) -> Result<Vec<CloudResource>, ProviderError> {
         let mut out = Vec::new();
         let roles: Vec<_> = crate::every!(SERVICE, "ListRoles", self.iam.list_roles())?;
         for role in roles
             .iter()
-            .filter(|r| r.role_name().starts_with(&format!("{env}-eks-")))
+            .filter(|r| owner.may_name(r.role_name(), "-eks-", "-eks-"))
         {
             let Some((_, tags)) = self.get_role(role.role_name()).await? else {
                 continue;
             };
-            if tags.get(tags::ENV).map(String::as_str) == Some(env) {
+            if owner.owns(&tags) {
                 out.push(CloudResource {
                     cloud_id: role.role_name().into(),
                     kind: "iam_role".into(),

@@ -6,7 +6,7 @@
 
 use aws_sdk_iam::types::Tag;
 use hoist_provider::{
-    tags, Address, Attrs, CloudResource, Lifecycle, Observed, Ownership, ProviderError,
+    Address, Attrs, CloudResource, Lifecycle, Observed, Ownership, ProviderError,
     ResourceConfig, ResourceState, StepContext,
 };
 use serde_json::{json, Value};
@@ -321,7 +321,7 @@ impl AwsProvider {
     /// Identity providers tagged for `env`.
     pub(crate) async fn list_oidc_providers(
         &self,
-        env: &str,
+        owner: crate::owner::Owner<'_>,
     ) -> Result<Vec<CloudResource>, ProviderError> {
         let list = iam!(
             "ListOpenIDConnectProviders",
@@ -333,7 +333,7 @@ impl AwsProvider {
             let Some(t) = self.oidc_provider_tags(arn).await? else {
                 continue;
             };
-            if t.get(tags::ENV).map(String::as_str) == Some(env) {
+            if owner.owns(&t) {
                 out.push(CloudResource {
                     cloud_id: arn.into(),
                     kind: "iam_oidc_provider".into(),

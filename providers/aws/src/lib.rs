@@ -42,6 +42,7 @@ mod iam;
 mod irsa;
 mod leftovers;
 mod logs;
+mod owner;
 mod rules;
 mod s3;
 
@@ -417,13 +418,25 @@ impl Provider for AwsProvider {
     }
 
     async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError> {
+        self.list_by(owner::Owner::Env(env)).await
+    }
+
+    /// Every environment's: EC2 by tag key, the rest by their tags (roles named `*-eks-*`,
+    /// log groups under `/aws/eks/`, and every bucket asked for its tags).
+    async fn list_every_owned(&self) -> Result<Listing, ProviderError> {
+        self.list_by(owner::Owner::Any).await
+    }
+}
+
+impl AwsProvider {
+    async fn list_by(&self, owner: owner::Owner<'_>) -> Result<Listing, ProviderError> {
         let (ec2, roles, eks, logs, oidc, buckets) = futures::join!(
-            self.list_ec2(env),
-            self.list_roles(env),
-            self.list_eks(env),
-            self.list_log_groups(env),
-            self.list_oidc_providers(env),
-            self.list_buckets(env)
+            self.list_ec2(owner),
+            self.list_roles(owner),
+            self.list_eks(owner),
+            self.list_log_groups(owner),
+            self.list_oidc_providers(owner),
+            self.list_buckets(owner)
         );
         let mut out = ec2?;
         out.extend(Listing::part("IAM roles", roles)?);

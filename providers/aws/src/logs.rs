@@ -199,12 +199,16 @@ impl AwsProvider {
 
     pub(crate) async fn list_log_groups(
         &self,
-        env: &str,
+        owner: crate::owner::Owner<'_>,
     ) -> Result<Vec<CloudResource>, ProviderError> {
         let mut out = Vec::new();
-        for g in self.log_groups(&format!("/aws/eks/{env}/")).await? {
+        let prefix = match owner {
+            crate::owner::Owner::Env(env) => format!("/aws/eks/{env}/"),
+            crate::owner::Owner::Any => "/aws/eks/".to_string(),
+        };
+        for g in self.log_groups(&prefix).await? {
             let t = self.log_group_tags(&g).await?;
-            if t.get(tags::ENV).map(String::as_str) == Some(env) {
+            if owner.owns(&t) {
                 let name = g.log_group_name().unwrap_or_default().to_string();
                 out.push(CloudResource {
                     cloud_id: name.clone(),

@@ -302,18 +302,18 @@ impl AwsProvider {
     /// account can hold thousands of buckets and S3 has no tag filter on its list.
     pub(crate) async fn list_buckets(
         &self,
-        env: &str,
+        owner: crate::owner::Owner<'_>,
     ) -> Result<Vec<CloudResource>, ProviderError> {
         let all = s3!("ListBuckets", self.s3.list_buckets())?;
         let mut out = Vec::new();
         for b in all.buckets() {
-            let Some(name) = b.name().filter(|n| n.starts_with(&format!("{env}-"))) else {
+            let Some(name) = b.name().filter(|n| owner.may_name(n, "-", "")) else {
                 continue;
             };
             let Some(t) = self.bucket_tags(name).await? else {
                 continue;
             };
-            if t.get(tags::ENV).map(String::as_str) == Some(env) {
+            if owner.owns(&t) {
                 out.push(CloudResource {
                     cloud_id: name.into(),
                     kind: "s3_bucket".into(),

@@ -211,8 +211,16 @@ impl AwsProvider {
         Ok(found.into_iter().next())
     }
 
-    pub(crate) async fn list_ec2(&self, env: &str) -> Result<Listing, ProviderError> {
-        let by_tag = || vec![filter(&format!("tag:{}", tags::ENV), vec![env.into()])];
+    pub(crate) async fn list_ec2(
+        &self,
+        owner: crate::owner::Owner<'_>,
+    ) -> Result<Listing, ProviderError> {
+        let by_tag = || match owner {
+            crate::owner::Owner::Env(env) => {
+                vec![filter(&format!("tag:{}", tags::ENV), vec![env.into()])]
+            }
+            crate::owner::Owner::Any => vec![filter("tag-key", vec![tags::ENV.into()])],
+        };
         let kinds = KINDS.iter().map(|(kind, _)| async move {
             self.describe(kind, by_tag())
                 .await

@@ -1,20 +1,23 @@
 //! Everything EKS holds for an environment, for the check after destroy: its cluster, and
 //! the node groups, add-ons and access entries inside it. Every list follows its pages.
 
-use hoist_provider::{tags, CloudResource, ProviderError};
+use hoist_provider::{CloudResource, ProviderError};
 
 use super::{eks_all, sorted};
 use crate::AwsProvider;
 
 impl AwsProvider {
-    pub(crate) async fn list_eks(&self, env: &str) -> Result<Vec<CloudResource>, ProviderError> {
+    pub(crate) async fn list_eks(
+        &self,
+        owner: crate::owner::Owner<'_>,
+    ) -> Result<Vec<CloudResource>, ProviderError> {
         let mut out = Vec::new();
         let names: Vec<String> = eks_all!("ListClusters", self.eks.list_clusters())?;
         for name in names {
             let Some((_, tags)) = self.describe_cluster(&name).await? else {
                 continue;
             };
-            if tags.get(tags::ENV).map(String::as_str) != Some(env) {
+            if !owner.owns(&tags) {
                 continue;
             }
             let row = |kind: &str, id: String, item: &str| CloudResource {
@@ -57,7 +60,7 @@ impl AwsProvider {
                 )?;
                 // The creator's entry is EKS's own; only entries hoist tagged are listed.
                 let entry_tags = sorted(got.access_entry().and_then(|e| e.tags()));
-                if entry_tags.get(tags::ENV).map(String::as_str) == Some(env) {
+                if owner.owns(&entry_tags) {
                     out.push(row(
                         "eks_access_entry",
                         format!("{name}/{principal}"),
