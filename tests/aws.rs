@@ -124,6 +124,17 @@ fn apply_builds_a_tagged_eks_environment_plans_empty_and_destroys_to_nothing() {
     assert_nothing_left(&em, "eks1");
 }
 
+fn expired_sweep() -> [&'static str; 6] {
+    [
+        "sweep",
+        "--cloud",
+        "aws",
+        "--region",
+        "us-east-1",
+        "--expired",
+    ]
+}
+
 /// The emulator holds nothing tagged for `env`.
 fn assert_nothing_left(em: &Emulator, env: &str) {
     let s = em.state(env);
@@ -195,9 +206,33 @@ fn sweep_deletes_an_environment_whose_state_object_was_lost() {
         &blueprint("eks10", "A100:8", 1, 1).replace("provider:", "ttl: 1h\nprovider:"),
     );
     job.expect(&["apply", "--auto-approve"], 0);
+    // A longer ttl moves the expiry tags of everything in place: nothing expires at 2h.
+    let ttl = |t: &str| {
+        blueprint("eks10", "A100:8", 1, 1).replace("provider:", &format!("ttl: {t}\nprovider:"))
+    };
+    job.write("hoist.yaml", &ttl("8h"));
+    job.expect(&["apply", "--auto-approve"], 0);
+    let mut early = em.context();
+    let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    early.env.push(("HOIST_NOW".into(), later));
+    let r = early.expect(&[&expired_sweep()[..], &["--dry-run"]].concat(), 0);
+    assert!(
+        r.stdout.contains("Nothing to sweep"),
+        "every tag moved to 8h: {}",
+        r.stdout
+    );
+    job.write("hoist.yaml", &ttl("1h"));
+    job.expect(&["apply", "--auto-approve"], 0);
     let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     job.env.push(("HOIST_NOW".into(), later));
-    let expired = ["sweep", "--cloud", "aws", "--region", "us-east-1", "--expired"];
+    let expired = [
+        "sweep",
+        "--cloud",
+        "aws",
+        "--region",
+        "us-east-1",
+        "--expired",
+    ];
     let r = job.expect(&[&expired[..], &["--auto-approve"]].concat(), 0);
     assert!(
         r.stdout.contains("have passed their hoist-expires-at") && r.stdout.contains("env eks10"),

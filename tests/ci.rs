@@ -238,6 +238,20 @@ fn a_changed_ttl_moves_the_expiry_in_place() {
         before.keys().collect::<Vec<_>>(),
         "nothing replaced"
     );
+    // The resources' expiry tags moved with it, in place.
+    let listed: Vec<Value> = serde_json::from_str(
+        &later
+            .expect(&["sim", "list", "--env", "pr-2", "--json"], 0)
+            .stdout,
+    )
+    .unwrap();
+    let moved = expires(&later);
+    assert!(
+        listed.iter().all(|r| r["tags"]["hoist-expires-at"]
+            .as_str()
+            .is_some_and(|t| t[..19] == moved[..19])),
+        "{moved} on every resource: {listed:?}"
+    );
 }
 
 #[test]

@@ -69,7 +69,7 @@ pub async fn apply(printer: Arc<Printer>, a: ApplyArgs) -> anyhow::Result<u8> {
     print_plan(&printer, &plan);
     check_budget(&plan)?;
     if !plan.has_changes() {
-        if session.record_settings()? {
+        if session.record_settings(printer.as_ref()).await? {
             printer
                 .info("No resource changes; the environment's expiry and settings were recorded.");
         }

@@ -230,21 +230,64 @@ impl Session {
     }
 
     /// Record the environment's expiry and settings when they changed without any resource
-    /// changing (a new `ttl`, budget or tags): `envs` and `reap` read them from state.
-    pub fn record_settings(&mut self) -> anyhow::Result<bool> {
-        let Some(state) = self.state.as_mut() else {
+    /// changing (a new `ttl`, budget or tags): `envs` and `reap` read them from state, and
+    /// `sweep --expired` the resources' tags, which are rewritten in place first (a tag left
+    /// at an earlier expiry would let a sweep delete what still runs).
+    pub async fn record_settings(&mut self, observer: &dyn Observer) -> anyhow::Result<bool> {
+        let Some(prior) = self.state.as_ref() else {
             return Ok(false);
         };
-        let expires_at = self.env.expires_at(state.created_at);
+        let expires_at = self.env.expires_at(prior.created_at);
         let settings = serde_json::to_value(&self.env).ok();
-        if state.expires_at == expires_at && state.settings == settings {
+        if prior.expires_at == expires_at && prior.settings == settings {
             return Ok(false);
         }
+        let mut moved = prior.clone();
+        moved.expires_at = expires_at;
+        self.retag(&moved, observer).await?;
+        let state = self.state.as_mut().expect("checked above");
         state.expires_at = expires_at;
         state.settings = settings;
         state.serial += 1;
         self.lock.save(state)?;
         Ok(true)
+    }
+
+    /// Give every resource of `state` the tags its ownership and the user's tags now make.
+    pub(crate) async fn retag(&self, state: &State, observer: &dyn Observer) -> anyhow::Result<()> {
+        let owner = self.ownership(state);
+        let mut untouched = std::collections::BTreeSet::new();
+        let steps = state.resources.values().filter_map(|r| {
+            let provider = self.providers.ready(&r.provider)?;
+            let tags = owner.tags(&r.address, &self.env.tags);
+            Some(async move {
+                let done = self
+                    .retry
+                    .run(&r.address, observer, || provider.retag(r, &tags))
+                    .await;
+                (r, done)
+            })
+        });
+        for (r, done) in futures::future::join_all(steps).await {
+            match done {
+                Ok(true) => {}
+                Ok(false) => {
+                    untouched.insert(r.address.kind().to_string());
+                }
+                Err(e) => anyhow::bail!("cannot rewrite the tags of {}: {e}\n  = hint: nothing was recorded; run the apply again", r.address),
+            }
+        }
+        if !untouched.is_empty() {
+            let kinds: Vec<String> = untouched.into_iter().collect();
+            observer.event(Event::Note {
+                address: None,
+                message: format!(
+                    "warning: the tags of {} keep their earlier expiry until they are next changed",
+                    kinds.join(", ")
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The state to apply onto: the existing one, or a fresh one for a new environment.

@@ -11,6 +11,8 @@
                      gateways.
   NAT gateways       DeleteNatGateway also removes the gateway's network interface (moto leaves
                      it, which would block deleting the subnet forever).
+  launch templates   CreateTags/DeleteTags on lt- ids show in DescribeLaunchTemplates' Tags
+                     (moto keeps the tags a template was made with there).
 """
 import fnmatch
 import re
@@ -76,7 +78,9 @@ class Ec2:
             if call.op in PLACEMENT_OPS and not moto_answers(call.op):
                 return getattr(self, "op_" + call.op)(call)
             if call.op in ("CreateTags", "DeleteTags") and not moto_answers("DescribePlacementGroups"):
-                return self.placement_tags(call, environ, forward)
+                answer = self.placement_tags(call, environ, forward)
+                if answer is not None:
+                    return answer
             check = getattr(self, "check_" + call.op, None)
             if check is not None:
                 check(call)
@@ -144,6 +148,16 @@ class Ec2:
         view = {k: v for k, v in pg.items() if k != "tags"}
         view["tagSet"] = [{"key": k, "value": v} for k, v in pg["tags"].items()]
         return view
+
+    def after_CreateTags(self, call):
+        """A launch template's Tags, as DescribeLaunchTemplates shows them, follow its tags."""
+        ec2, _, _ = backends(call.region)
+        for rid in numbered(call.params, "ResourceId"):
+            template = ec2.launch_templates.get(rid)
+            if template is not None:
+                template.tags = template.get_tags()
+
+    after_DeleteTags = after_CreateTags
 
     def placement_tags(self, call, environ, forward):
         """CreateTags/DeleteTags: the pg- ids here, any others by moto (None: no pg- ids)."""

@@ -6,8 +6,8 @@
 
 use aws_sdk_iam::types::Tag;
 use hoist_provider::{
-    Address, Attrs, CloudResource, Lifecycle, Observed, Ownership, ProviderError,
-    ResourceConfig, ResourceState, StepContext,
+    Address, Attrs, CloudResource, Lifecycle, Observed, Ownership, ProviderError, ResourceConfig,
+    ResourceState, StepContext,
 };
 use serde_json::{json, Value};
 

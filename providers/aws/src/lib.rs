@@ -43,6 +43,7 @@ mod irsa;
 mod leftovers;
 mod logs;
 mod owner;
+mod retag;
 mod rules;
 mod s3;
 
@@ -419,6 +420,14 @@ impl Provider for AwsProvider {
 
     async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError> {
         self.list_by(owner::Owner::Env(env)).await
+    }
+
+    async fn retag(
+        &self,
+        prior: &ResourceState,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<bool, ProviderError> {
+        self.retag_resource(prior, tags).await
     }
 
     /// Every environment's: EC2 by tag key, the rest by their tags (roles named `*-eks-*`,

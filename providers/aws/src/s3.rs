@@ -125,7 +125,7 @@ impl AwsProvider {
 
     /// Tags, public access block and default encryption: what a create sets after
     /// CreateBucket, and what an update (or the finish of an interrupted create) sets again.
-    async fn secure_bucket(
+    pub(crate) async fn secure_bucket(
         &self,
         name: &str,
         tag_set: &BTreeMap<String, String>,

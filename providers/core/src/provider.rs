@@ -102,6 +102,17 @@ pub trait Provider: Send + Sync {
         )))
     }
 
+    /// Rewrite the tags of `prior`, a resource this provider made, in place (a new expiry or
+    /// new user tags): `Ok(false)` when its kind takes no tag change in place yet.
+    async fn retag(
+        &self,
+        prior: &ResourceState,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<bool, ProviderError> {
+        let _ = (prior, tags);
+        Ok(false)
+    }
+
     /// Everything in the cloud tagged with `hoist-env = env`.
     /// Parts that cannot be listed (no permission, no such API) are `skipped`, not errors.
     async fn list_owned(&self, env: &str) -> Result<Listing, ProviderError>;

@@ -165,6 +165,17 @@ pub fn update(conn: &Connection, r: &Resource) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Replace a resource's tags; `false` when there is no such resource.
+pub fn set_tags(
+    conn: &Connection,
+    cloud_id: &str,
+    tags: &BTreeMap<String, String>,
+) -> rusqlite::Result<bool> {
+    let sql = "UPDATE resources SET tags = ?2 WHERE cloud_id = ?1";
+    let text = serde_json::to_string(tags).unwrap_or_default();
+    Ok(conn.prepare_cached(sql)?.execute(params![cloud_id, text])? > 0)
+}
+
 pub fn get(conn: &Connection, cloud_id: &str) -> rusqlite::Result<Option<Resource>> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM resources WHERE cloud_id = ?1"

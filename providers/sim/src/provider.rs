@@ -559,6 +559,14 @@ impl Provider for SimCloud {
         self.delete_row(prior).map(|_| Vec::new())
     }
 
+    async fn retag(
+        &self,
+        prior: &ResourceState,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<bool, ProviderError> {
+        db::set_tags(&self.conn(), &prior.cloud_id, tags).map_err(sql)
+    }
+
     async fn find_by_token(
         &self,
         _address: &Address,

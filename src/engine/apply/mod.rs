@@ -210,6 +210,14 @@ impl Session {
         let mut state = self.state_or_new();
         state.expires_at = self.env.expires_at(state.created_at);
         state.settings = serde_json::to_value(&self.env).ok();
+        // A new expiry reaches the tags of what this plan leaves as it is, too.
+        if self
+            .state
+            .as_ref()
+            .is_some_and(|s| s.expires_at != state.expires_at)
+        {
+            self.retag(&state, observer.as_ref()).await?;
+        }
         if self.state.is_none() {
             // Make the lineage durable before anything carries it as a tag.
             self.lock.save(&state)?;

@@ -39,6 +39,11 @@ const KINDS: &[(&str, ResourceType)] = &[
     ("placement_group", ResourceType::PlacementGroup),
 ];
 
+/// Whether `kind` is one of the EC2 resources (tagged with CreateTags).
+pub(crate) fn is_ec2_kind(kind: &str) -> bool {
+    KINDS.iter().any(|(k, _)| *k == kind)
+}
+
 /// A one-page EC2 call.
 macro_rules! call {
     ($what:expr, $req:expr) => {
