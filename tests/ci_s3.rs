@@ -234,3 +234,65 @@ fn envs_lists_a_thousand_environments() {
         took.as_secs_f64()
     );
 }
+
+#[test]
+fn reap_destroys_exactly_the_expired_environments_once_even_with_two_reapers() {
+    let ci = S3Ci::new();
+    for (name, ttl) in [("short-1", "1h"), ("short-2", "1h"), ("long", "8h")] {
+        let bp = blueprint(name, "A100:1", 0, 1, 1)
+            .replace("provider:", &format!("ttl: {ttl}\nprovider:"));
+        ci.job(&bp, &[]).expect(&["apply", "--auto-approve"], 0);
+    }
+    // Two hours on: the one-hour environments have expired.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let reaper = ci.job("", &[("HOIST_NOW", later.as_str())]);
+    let before = ci.keys();
+    let r = reaper.expect(&["reap", "--dry-run"], 0);
+    assert!(
+        r.stdout.contains("short-1")
+            && r.stdout.contains("short-2")
+            && !r.stdout.contains("long ("),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(ci.keys(), before, "a dry run changes nothing");
+    let runs: Vec<String> = [
+        reaper.spawn(&["reap", "--auto-approve"], &[]),
+        reaper.spawn(&["reap", "--auto-approve"], &[]),
+    ]
+    .into_iter()
+    .map(|c| {
+        let o = c.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(0), "{text}");
+        text
+    })
+    .collect();
+    for name in ["short-1", "short-2"] {
+        let by: usize = runs
+            .iter()
+            .map(|o| o.matches(&format!("Reaped {name}.")).count())
+            .sum();
+        assert_eq!(by, 1, "{name} reaped once: {runs:#?}");
+        assert!(reaper.inventory(name).is_empty());
+    }
+    assert!(!reaper.inventory("long").is_empty());
+    let listed: Value =
+        serde_json::from_str(&reaper.expect(&["envs", "--json"], 0).stdout).unwrap();
+    let left: Vec<(&str, u64)> = listed["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap(),
+                e["resources"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(left, [("long", 7), ("short-1", 0), ("short-2", 0)]);
+}

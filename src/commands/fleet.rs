@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use serde_json::json;
 
 use crate::cli::{EnvsArgs, ReapArgs, SweepArgs};
@@ -30,7 +29,7 @@ fn expiry(e: &EnvSummary) -> String {
     let Some(at) = e.expires_at else {
         return "never".into();
     };
-    let d = at - Utc::now();
+    let d = at - crate::ops::now();
     let span = |secs: i64| {
         let secs = secs.abs();
         match secs {
@@ -216,7 +215,7 @@ async fn reap_one(
     let mut session = Session::open(&store, "reap", env, providers, printer.as_ref()).await?;
     // Under the lock: another reaper may have destroyed it, or someone renewed it.
     let still_expired = session.state.as_ref().is_some_and(|s| {
-        s.expires_at.is_some_and(|e| e <= Utc::now())
+        s.expires_at.is_some_and(|e| e <= crate::ops::now())
             && !(s.resources.is_empty() && s.deposed.is_empty())
     });
     if !still_expired {

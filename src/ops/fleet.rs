@@ -70,7 +70,7 @@ impl EnvSummary {
 /// Every environment in `backend`, sorted by name.
 pub fn list(backend: &OpenBackend) -> anyhow::Result<Vec<EnvSummary>> {
     let names: Vec<(String, Listed)> = backend.backend.environments()?.into_iter().collect();
-    let now = Utc::now();
+    let now = super::now();
     let chunk = names.len().div_ceil(READERS).max(1);
     let mut out: Vec<EnvSummary> = std::thread::scope(|s| {
         let workers: Vec<_> = names

@@ -62,6 +62,15 @@ pub fn store(files: &Files, blueprint: &Blueprint) -> anyhow::Result<Store> {
     Ok(backend::open(files, blueprint.backend.as_ref())?.store(&blueprint.name))
 }
 
+/// The time expiries are compared with (`envs`, `reap`, `sweep --expired`): `HOIST_NOW`
+/// (RFC 3339; testing only, to look at a later hour without waiting for it), else the clock.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    std::env::var("HOIST_NOW")
+        .ok()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc))
+}
+
 /// hoist's per-user data: `$HOIST_DATA_DIR`, else the XDG data directory.
 pub fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("HOIST_DATA_DIR") {

@@ -58,15 +58,6 @@ fn expired(tags: &std::collections::BTreeMap<String, String>, now: DateTime<Utc>
         .is_some_and(|t| t <= now)
 }
 
-/// The time expiries are compared with: `HOIST_NOW` (RFC 3339; testing only, to look at a
-/// later hour without waiting for it), else the clock.
-fn now() -> DateTime<Utc> {
-    std::env::var("HOIST_NOW")
-        .ok()
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
-}
-
 /// Find what to sweep with `provider` (in `region` of `cloud`).
 pub async fn find(
     provider: &dyn Provider,
@@ -83,7 +74,7 @@ pub async fn find(
         Target::Env(env) => known_to(backend, env)?,
         Target::Expired => HashSet::new(),
     };
-    let now = now();
+    let now = super::now();
     let listed: Vec<_> = listing
         .resources
         .into_iter()

@@ -13,6 +13,7 @@ mod kube;
 mod latency;
 mod provider;
 mod regions;
+mod rules;
 mod serve;
 
 pub use admin::{Faults, SimError};

@@ -278,40 +278,6 @@ impl SimCloud {
     }
 }
 
-/// Ten minutes is several times the slowest simulated operation (a realistic cluster).
-const STEP_TIMEOUT_SECS: u64 = 600;
-
-fn rules(kind: &str) -> KindRules {
-    KindRules {
-        timeout_secs: STEP_TIMEOUT_SECS,
-        ..kind_rules(kind)
-    }
-}
-
-fn kind_rules(kind: &str) -> KindRules {
-    match kind {
-        "network" => KindRules {
-            force_new: &["cidr", "region"],
-            ..Default::default()
-        },
-        "subnet" => KindRules {
-            force_new: &["cidr", "zone"],
-            ..Default::default()
-        },
-        "cluster" => KindRules {
-            force_new: &["name", "region"],
-            ..Default::default()
-        },
-        "node_pool" => KindRules {
-            force_new: &["name", "accelerator", "instance_type", "capacity", "zones"],
-            create_before_destroy: true,
-            autoscaled: Some(("desired", "min", "max")),
-            ..Default::default()
-        },
-        _ => KindRules::default(),
-    }
-}
-
 #[async_trait]
 impl Provider for SimCloud {
     /// SQLite takes many readers and one writer: wide, but not without bound.
@@ -327,7 +293,7 @@ impl Provider for SimCloud {
     }
 
     fn rules(&self, kind: &str) -> KindRules {
-        rules(kind)
+        crate::rules::of(kind)
     }
 
     async fn read_many(
