@@ -193,21 +193,7 @@ fn envs_lists_the_backend_and_reap_destroys_exactly_the_expired_each_once() {
     assert_eq!((ci.files(), reaper.inventory("old-1")), before);
 
     // Two reapers at once: every expired environment is destroyed, by exactly one of them.
-    let a = reaper.spawn(&["reap", "--auto-approve"], &[]);
-    let b = reaper.spawn(&["reap", "--auto-approve"], &[]);
-    let outputs: Vec<String> = [a, b]
-        .into_iter()
-        .map(|c| {
-            let o = c.wait_with_output().unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            assert_eq!(o.status.code(), Some(0), "{text}");
-            text
-        })
-        .collect();
+    let outputs = reaper.together(&["reap", "--auto-approve"], 2);
     for name in ["old-1", "old-2", "old-3"] {
         let by: usize = outputs
             .iter()

@@ -256,22 +256,7 @@ fn reap_destroys_exactly_the_expired_environments_once_even_with_two_reapers() {
         r.stdout
     );
     assert_eq!(ci.keys(), before, "a dry run changes nothing");
-    let runs: Vec<String> = [
-        reaper.spawn(&["reap", "--auto-approve"], &[]),
-        reaper.spawn(&["reap", "--auto-approve"], &[]),
-    ]
-    .into_iter()
-    .map(|c| {
-        let o = c.wait_with_output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_eq!(o.status.code(), Some(0), "{text}");
-        text
-    })
-    .collect();
+    let runs = reaper.together(&["reap", "--auto-approve"], 2);
     for name in ["short-1", "short-2"] {
         let by: usize = runs
             .iter()

@@ -190,6 +190,23 @@ impl TestContext {
         run.wait().expect("reaped");
     }
 
+    /// Run `args` in `n` processes at once; each must exit 0. Their stdout and stderr.
+    pub fn together(&self, args: &[&str], n: usize) -> Vec<String> {
+        let runs: Vec<Child> = (0..n).map(|_| self.spawn(args, &[])).collect();
+        runs.into_iter()
+            .map(|c| {
+                let o = c.wait_with_output().expect("hoist ran");
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                assert_eq!(o.status.code(), Some(0), "{args:?}: {text}");
+                text
+            })
+            .collect()
+    }
+
     /// A kubeconfig as kubectl reads it (`kubectl config view --raw -o json`).
     pub fn kubectl_view(&self, kubeconfig: &str) -> Value {
         self.write("kube.yaml", kubeconfig);

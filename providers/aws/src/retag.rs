@@ -79,60 +79,47 @@ impl AwsProvider {
                 let arn = crate::text(&prior.outputs, "arn").to_string();
                 self.tag_eks(&arn, map).await?;
             }
-            "node_pool" => {
-                let (cluster, group) = id.split_once('/').unwrap_or((id, ""));
-                let got = crate::send!(
-                    crate::eks::SERVICE,
-                    "DescribeNodegroup",
-                    self.eks
-                        .describe_nodegroup()
-                        .cluster_name(cluster)
-                        .nodegroup_name(group)
-                )?;
-                let arn = got
-                    .nodegroup()
-                    .and_then(|g| g.nodegroup_arn())
-                    .unwrap_or_default()
-                    .to_string();
-                self.tag_eks(&arn, map).await?;
-            }
-            "eks_addon" => {
-                let (cluster, addon) = id.split_once('/').unwrap_or((id, ""));
-                let got = crate::send!(
-                    crate::eks::SERVICE,
-                    "DescribeAddon",
-                    self.eks
-                        .describe_addon()
-                        .cluster_name(cluster)
-                        .addon_name(addon)
-                )?;
-                let arn = got
-                    .addon()
-                    .and_then(|a| a.addon_arn())
-                    .unwrap_or_default()
-                    .to_string();
-                self.tag_eks(&arn, map).await?;
-            }
-            "eks_access_entry" => {
-                let (cluster, principal) = id.split_once('/').unwrap_or((id, ""));
-                let got = crate::send!(
-                    crate::eks::SERVICE,
-                    "DescribeAccessEntry",
-                    self.eks
-                        .describe_access_entry()
-                        .cluster_name(cluster)
-                        .principal_arn(principal)
-                )?;
-                let arn = got
-                    .access_entry()
-                    .and_then(|e| e.access_entry_arn())
-                    .unwrap_or_default()
-                    .to_string();
+            kind @ ("node_pool" | "eks_addon" | "eks_access_entry") => {
+                let arn = self.eks_arn(kind, id).await?;
                 self.tag_eks(&arn, map).await?;
             }
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// The ARN of an EKS part (`CLUSTER/NAME`): a node group, an add-on or an access entry.
+    async fn eks_arn(&self, kind: &str, id: &str) -> Result<String, ProviderError> {
+        let (cluster, item) = id.split_once('/').unwrap_or((id, ""));
+        let eks = &self.eks;
+        let arn = match kind {
+            "node_pool" => {
+                let req = eks
+                    .describe_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(item);
+                let got = crate::send!(crate::eks::SERVICE, "DescribeNodegroup", req)?;
+                got.nodegroup()
+                    .and_then(|g| g.nodegroup_arn())
+                    .map(String::from)
+            }
+            "eks_addon" => {
+                let req = eks.describe_addon().cluster_name(cluster).addon_name(item);
+                let got = crate::send!(crate::eks::SERVICE, "DescribeAddon", req)?;
+                got.addon().and_then(|a| a.addon_arn()).map(String::from)
+            }
+            _ => {
+                let req = eks
+                    .describe_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(item);
+                let got = crate::send!(crate::eks::SERVICE, "DescribeAccessEntry", req)?;
+                got.access_entry()
+                    .and_then(|e| e.access_entry_arn())
+                    .map(String::from)
+            }
+        };
+        Ok(arn.unwrap_or_default())
     }
 
     async fn tag_eks(&self, arn: &str, tags: HashMap<String, String>) -> Result<(), ProviderError> {
