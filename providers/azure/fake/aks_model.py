@@ -55,6 +55,11 @@ class ClusterMixin:
 
     def cluster_busy(self, c, pools_too=False):
         busy = [c.get("op")] + ([p.get("op") for p in c["pools"].values()] if pools_too else [])
+        # AKS finishes an operation whether or not anyone polls it (its caller may have been
+        # killed): each request refused meanwhile stands for the time passing.
+        for op in busy:
+            if op is not None:
+                op.poll()
         if c["state"] == "Deleting" or any(op is not None and op.status == "InProgress" for op in busy):
             raise conflict("OperationNotAllowed", "Operation is not allowed because there's an in progress "
                            "operation on managed cluster '%s' (provisioningState %s). Please wait for it to "

@@ -212,7 +212,7 @@ class PoolMixin:
         name = req.params["agentPoolName"]
         key = name.lower()
         pool = c["pools"].get(key)
-        if pool is not None and pool.get("op") is not None and pool["op"].status == "InProgress":
+        if pool is not None and pool.get("op") is not None and pool["op"].poll() == "InProgress":
             raise conflict("OperationNotAllowed", "Operation is not allowed because there's an in progress "
                            "operation on agent pool '%s'. Please wait for it to finish." % pool["name"])
         old = pool["props"] if pool else None
