@@ -13,6 +13,13 @@ use crate::{claim, observed, tag_map, text, AwsProvider, TOKEN_TAG};
 
 const SERVICE: &str = "iam";
 
+/// Tags in IAM's shape (roles, identity providers).
+pub(crate) fn iam_tags(tags: std::collections::BTreeMap<String, String>) -> Vec<Tag> {
+    tags.into_iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
 fn policies(attrs: &Attrs) -> Vec<String> {
     let mut p: Vec<String> = attrs
         .get("policies")
@@ -112,10 +119,7 @@ impl AwsProvider {
                 arn
             }
             None => {
-                let tags: Vec<Tag> = tag_map(ctx, name)
-                    .into_iter()
-                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                    .collect();
+                let tags = iam_tags(tag_map(ctx, name));
                 let created = self
                     .iam
                     .create_role()

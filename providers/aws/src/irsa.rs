@@ -4,7 +4,6 @@
 //! Identity would need no identity provider, but the emulator the tests run against has no
 //! Pod Identity API, and IRSA works on every EKS version hoist supports.
 
-use aws_sdk_iam::types::Tag;
 use hoist_provider::{
     Address, Attrs, CloudResource, Lifecycle, Observed, Ownership, ProviderError, ResourceConfig,
     ResourceState, StepContext,
@@ -239,10 +238,7 @@ impl AwsProvider {
                 arn
             }
             None => {
-                let t: Vec<Tag> = tag_map(ctx, issuer_path(&issuer))
-                    .into_iter()
-                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                    .collect();
+                let t = crate::iam::iam_tags(tag_map(ctx, issuer_path(&issuer)));
                 // No thumbprint: IAM trusts EKS's issuers through its own CA library.
                 let made = iam!(
                     "CreateOpenIDConnectProvider",

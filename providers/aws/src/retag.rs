@@ -29,16 +29,7 @@ impl AwsProvider {
                 )?;
             }
             "iam_role" => {
-                let list = tags
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        aws_sdk_iam::types::Tag::builder()
-                            .key(k)
-                            .value(v)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
+                let list = crate::iam::iam_tags(tags.clone());
                 crate::send!(
                     "iam",
                     "TagRole",
@@ -46,16 +37,7 @@ impl AwsProvider {
                 )?;
             }
             "iam_oidc_provider" => {
-                let list = tags
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        aws_sdk_iam::types::Tag::builder()
-                            .key(k)
-                            .value(v)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
+                let list = crate::iam::iam_tags(tags.clone());
                 crate::send!(
                     "iam",
                     "TagOpenIDConnectProvider",
